@@ -351,6 +351,11 @@ def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
             raise ConfigError(f"config {source}: {key} must be an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config {source}: {key} must be a number, got {value!r}")
         return float(value)
@@ -400,6 +405,10 @@ def _validate(cfg: Config, source: str) -> None:
         fail("model.lgva_value_channels only applies to model.attention = 'acga'")
     if m.lgva_value_channels is not None and not (1 <= m.lgva_value_channels <= m.visual_dim + m.coord_dim):
         fail(f"model.lgva_value_channels = {m.lgva_value_channels} must be in 1..{m.visual_dim + m.coord_dim}")
+    if m.backbone == "i3d_cached" and (m.visual_dim, m.backbone_in_channels) != (832, 528):
+        fail(f"model.backbone = 'i3d_cached' trains I3D's Mixed_4f (528 -> 832): model.visual_dim "
+             f"must be 832 and model.backbone_in_channels 528, got {m.visual_dim} and "
+             f"{m.backbone_in_channels}; use model.backbone = 'small3d' for other sizes")
     if m.backbone == "small3d" and m.modality != "rgb":
         fail("model.backbone = 'small3d' supports model.modality = 'rgb' only")
     if cfg.train.batch_size < 1 or cfg.train.epochs < 0 or cfg.train.lr <= 0:

@@ -1,1 +1,47 @@
-"""Models."""
+"""Models: one plain dict ``name -> builder``; ``build_model(cfg)`` picks by ``cfg.model.name``."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from ..config import Config, ModelConfig
+from ..errors import ConfigError
+
+__all__ = ["MODELS", "build_model", "parameter_table"]
+
+
+def _acga(cfg: ModelConfig) -> nn.Module:
+    from .acga import ACGA
+
+    return ACGA(cfg)
+
+
+MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {"acga": _acga}
+
+
+def build_model(cfg: Config | ModelConfig) -> nn.Module:
+    model_cfg = cfg.model if isinstance(cfg, Config) else cfg
+    try:
+        builder = MODELS[model_cfg.name]
+    except KeyError:
+        raise ConfigError(f"model.name = {model_cfg.name!r} is not a model; use one of: "
+                          f"{', '.join(sorted(MODELS))}") from None
+    return builder(model_cfg)
+
+
+def parameter_table(model: nn.Module, depth: int = 1) -> list[tuple[str, int, int]]:
+    """(module name, total, trainable) for each child module up to ``depth`` levels, in order.
+
+    Names are dotted paths; parameters directly on the root appear under "(root)".
+    """
+    rows: dict[str, list[int]] = {}
+    for name, p in model.named_parameters():
+        parts = name.split(".")[:-1]
+        key = ".".join(parts[:depth]) if parts else "(root)"
+        row = rows.setdefault(key, [0, 0])
+        row[0] += p.numel()
+        if p.requires_grad:
+            row[1] += p.numel()
+    return [(k, v[0], v[1]) for k, v in rows.items()]

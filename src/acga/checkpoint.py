@@ -1,0 +1,174 @@
+"""Checkpoints: one safetensors file per checkpoint, written atomically, read without unpickling.
+
+Layout of ``*.safetensors``:
+
+- tensors ``model/<name>`` (the model's state dict), ``optim/<param index>/<state name>``
+  (Adam moments, step), ``rng/torch`` (the CPU generator state);
+- header metadata (strings): ``format`` = ``acga-checkpoint``, ``version``, ``config`` (the
+  resolved config as JSON), ``state`` (epoch, step, optimizer hyper-parameters, numpy and
+  python RNG states, anything else JSON-safe).
+
+The file is written to a temporary name beside the target and renamed over it, so a crash or
+a full disk leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import CheckpointError
+
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model_weights", "Checkpoint", "FORMAT"]
+
+FORMAT = "acga-checkpoint"
+VERSION = "1"
+
+
+class Checkpoint:
+    """What :func:`load_checkpoint` returns: tensors by group, config and state dicts."""
+
+    def __init__(self, path: Path, model: dict[str, torch.Tensor], optim: dict[str, torch.Tensor],
+                 rng: dict[str, torch.Tensor], config: dict, state: dict):
+        self.path, self.model, self.optim, self.rng = path, model, optim, rng
+        self.config, self.state = config, state
+
+
+def _rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    np_state = np.random.get_state()
+    return ({"rng/torch": torch.get_rng_state()},
+            {"numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]),
+                       float(np_state[4])],
+             "python": json.loads(json.dumps(random.getstate()))})
+
+
+def restore_rng(ckpt: Checkpoint) -> None:
+    if "rng/torch" in ckpt.rng:
+        torch.set_rng_state(ckpt.rng["rng/torch"])
+    rng = ckpt.state.get("rng", {})
+    if "numpy" in rng:
+        kind, keys, pos, has_gauss, gauss = rng["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    if "python" in rng:
+        version, internal, gauss = rng["python"]
+        random.setstate((version, tuple(internal), gauss))
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, config: dict,
+                    optimizer: torch.optim.Optimizer | None = None, state: dict | None = None,
+                    include_rng: bool = True) -> Path:
+    """Write model (+ optimizer, RNG, state) to ``path`` atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    model = getattr(model, "module", model)  # unwrap DDP
+    tensors: dict[str, torch.Tensor] = {
+        f"model/{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()
+    }
+    meta_state = dict(state or {})
+    if optimizer is not None:
+        osd = optimizer.state_dict()
+        for idx, pstate in osd["state"].items():
+            for name, value in pstate.items():
+                if torch.is_tensor(value):
+                    tensors[f"optim/{idx}/{name}"] = value.detach().cpu().contiguous()
+                else:
+                    meta_state.setdefault("optim_scalars", {})[f"{idx}/{name}"] = value
+        meta_state["optim_param_groups"] = osd["param_groups"]
+    if include_rng:
+        rng_tensors, rng_meta = _rng_state()
+        tensors.update(rng_tensors)
+        meta_state["rng"] = rng_meta
+    metadata = {"format": FORMAT, "version": VERSION, "config": json.dumps(config),
+                "state": json.dumps(meta_state)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`; refuse truncated or foreign files."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass a .safetensors file "
+                              "written by `acga train` (or convert one with `acga convert-official`)")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    except Exception as exc:  # safetensors raises its own error types for bad headers
+        raise CheckpointError(f"checkpoint {path} is truncated or not a safetensors file ({exc}); "
+                              "use a complete checkpoint written by acga") from None
+    if metadata.get("format") != FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not an acga checkpoint (format "
+                              f"{metadata.get('format')!r}); an authors' checkpoint must first go "
+                              "through `acga convert-official`")
+    try:
+        config = json.loads(metadata["config"])
+        state = json.loads(metadata.get("state", "{}"))
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"checkpoint {path} has a damaged header ({exc})") from None
+    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optim": {}, "rng": {}}
+    for key, value in tensors.items():
+        group, _, name = key.partition("/")
+        if group == "rng":
+            groups["rng"][key] = value
+        elif group in groups:
+            groups[group][name] = value
+    return Checkpoint(path, groups["model"], groups["optim"], groups["rng"], config, state)
+
+
+def load_model_weights(model: nn.Module, ckpt: Checkpoint) -> None:
+    """Load ``ckpt``'s model tensors, or raise listing every mismatched key and shape."""
+    model = getattr(model, "module", model)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(ckpt.model))
+    unexpected = sorted(set(ckpt.model) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(ckpt.model[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(ckpt.model)) if own[k].shape != ckpt.model[k].shape]
+    if missing or unexpected or shapes:
+        lines = []
+        if missing:
+            lines.append(f"missing in checkpoint: {', '.join(missing[:20])}" +
+                         (f" (+{len(missing) - 20} more)" if len(missing) > 20 else ""))
+        if unexpected:
+            lines.append(f"not in model: {', '.join(unexpected[:20])}" +
+                         (f" (+{len(unexpected) - 20} more)" if len(unexpected) > 20 else ""))
+        if shapes:
+            lines.append("shape mismatch: " + "; ".join(shapes[:20]))
+        raise CheckpointError(f"checkpoint {ckpt.path} does not match the model's config: " +
+                              " | ".join(lines) + ". Use the config the checkpoint was trained "
+                              "with (it is stored in the checkpoint).")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in ckpt.model.items()})
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, ckpt: Checkpoint) -> None:
+    groups = ckpt.state.get("optim_param_groups")
+    if groups is None:
+        raise CheckpointError(f"checkpoint {ckpt.path} holds no optimizer state; cannot --resume")
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in ckpt.optim.items():
+        idx, name = key.split("/", 1)
+        state.setdefault(int(idx), {})[name] = value
+    for key, value in ckpt.state.get("optim_scalars", {}).items():
+        idx, name = key.split("/", 1)
+        state.setdefault(int(idx), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": groups})

@@ -1,0 +1,218 @@
+"""Samples -> tensors: the Dataset used by training and evaluation.
+
+A dataset is a list of plain :class:`~acga.data.records.Sample` records (from the release
+readers); this module maps each to tensors:
+
+- ``visual``: the letterboxed clip (3, T, S, S) in [-1, 1] (``source: video``), or the cached
+  Mixed_4e features (S*528, T', r1, r1) of every stream (``source: cache``);
+- ``words`` (L, D) word vectors of the query (zero-padded), ``word_mask`` (L,) bool;
+- ``mask`` (1, S, S) float: the letterboxed ground truth at Res3;
+- ``index``: the sample's position, to find its record (and original-size mask) again.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..config import Config
+from ..errors import DataError
+from .records import Sample
+
+__all__ = ["SegmentationDataset", "index_samples", "load_mask", "embed_queries"]
+
+log = logging.getLogger(__name__)
+
+
+def index_samples(dataset: str, root: str | Path, split: str | None = None,
+                  frames: str = "uniform", skip_bad: bool = False) -> list[Sample]:
+    """The canonical sample list of a release (what ``acga data samples`` prints)."""
+    if dataset == "a2d":
+        from .a2d import index_a2d
+
+        samples, report = index_a2d(root, split, skip_bad=skip_bad)
+    elif dataset == "jhmdb":
+        from .jhmdb import index_jhmdb
+
+        samples, report = index_jhmdb(root, frames, skip_bad=skip_bad)
+    else:
+        raise DataError(f"unknown dataset {dataset!r}; use a2d or jhmdb")
+    log.info("%s", report.summary())
+    return samples
+
+
+def load_mask(root: str | Path, sample: Sample) -> np.ndarray:
+    """The ground-truth mask (H, W) uint8 at original resolution."""
+    if sample.dataset == "a2d":
+        from .a2d import load_a2d_mask
+
+        return load_a2d_mask(root, sample)
+    from .jhmdb import load_jhmdb_mask
+
+    return load_jhmdb_mask(root, sample)
+
+
+def embed_queries(queries: Sequence[str], vectors, num_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """Embed every distinct query once: (N, L, D) float32 vectors and (N, L) bool masks.
+
+    Queries over ``num_words`` tokens are truncated (one warning with the count); out-of-
+    vocabulary words get the vector store's treatment (zero by default) and are counted.
+    """
+    from .text import embed_query
+
+    out = np.zeros((len(queries), num_words, vectors.dim), dtype=np.float32)
+    masks = np.zeros((len(queries), num_words), dtype=bool)
+    truncated = oov_total = tokens_total = 0
+    for i, query in enumerate(queries):
+        emb, n_tokens, oov = embed_query(query, vectors, num_words)
+        out[i] = emb
+        masks[i, : min(n_tokens, num_words)] = True
+        truncated += n_tokens > num_words
+        oov_total += len(oov)
+        tokens_total += n_tokens
+    if truncated:
+        log.warning("%d of %d queries have more than %d words and were truncated",
+                    truncated, len(queries), num_words)
+    if oov_total:
+        log.warning("%d of %d query words are not in the word vectors (zero vectors)",
+                    oov_total, tokens_total)
+    return out, masks
+
+
+class SegmentationDataset(Dataset):
+    """Tensors for training and evaluation (see the module docstring).
+
+    Args:
+        samples: the records, in the canonical order.
+        root: the dataset release root.
+        cfg: the experiment config (model sizes, data source).
+        vectors: word vectors (:func:`acga.data.text.load_word_vectors`).
+        cache: a :class:`acga.data.features.FeatureCache` per stream (``source: cache``).
+        preload: decode every clip once and keep it in memory (the small synthetic demo).
+    """
+
+    def __init__(self, samples: Sequence[Sample], root: str | Path, cfg: Config, vectors,
+                 cache: Sequence | None = None, preload: bool = False):
+        self.samples = list(samples)
+        self.root = Path(root)
+        self.cfg = cfg
+        self.size = cfg.model.input_size
+        self.source = cfg.data.source
+        self.cache = list(cache) if cache is not None else None
+        if self.source == "cache" and not self.cache:
+            raise DataError("data.source is 'cache' but no feature cache was given; "
+                            "run `acga extract` and set data.cache")
+        queries = sorted({s.query for s in self.samples})
+        self._query_index = {q: i for i, q in enumerate(queries)}
+        self._words, self._word_masks = embed_queries(queries, vectors, cfg.model.num_words)
+        self._preloaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        if preload:
+            for i in range(len(self.samples)):
+                self._preloaded[i] = self._load_visual_and_mask(i)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _load_visual_and_mask(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        from .transforms import letterbox, letterbox_mask
+
+        sample = self.samples[i]
+        mask = letterbox_mask(load_mask(self.root, sample), self.size)  # (S, S)
+        if self.source == "cache":
+            visual = np.concatenate([np.asarray(c.read(sample.key), dtype=np.float32)
+                                     for c in self.cache], axis=0)
+        else:
+            from .video import read_clip
+
+            clip = read_clip(self.root, sample.dataset, sample, self.cfg.model.clip_len)
+            visual = letterbox(clip, self.size)  # (T, S, S, 3) uint8
+        return visual, mask
+
+    def words(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        q = self._query_index[self.samples[i].query]
+        return torch.from_numpy(self._words[q]), torch.from_numpy(self._word_masks[q])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        visual, mask = self._preloaded.get(i) or self._load_visual_and_mask(i)
+        if self.source == "video":
+            # (T, S, S, 3) uint8 -> (3, T, S, S) in [-1, 1] (I3D's RGB range)
+            visual_t = torch.from_numpy(np.ascontiguousarray(visual)).permute(3, 0, 1, 2).float()
+            visual_t = visual_t / 127.5 - 1.0
+        else:
+            visual_t = torch.from_numpy(visual)
+        words, word_mask = self.words(i)
+        return {
+            "visual": visual_t,
+            "words": words,
+            "word_mask": word_mask,
+            "mask": torch.from_numpy(np.asarray(mask, dtype=np.float32))[None],
+            "index": torch.tensor(i),
+        }
+
+    def with_queries(self, queries: Sequence[str], vectors) -> "SegmentationDataset":
+        """A copy whose sample i uses ``queries[i]`` (e.g. shuffled queries, to show that the
+        model uses the language). Clips and masks are shared, not reloaded."""
+        import copy
+        import dataclasses
+
+        other = copy.copy(self)
+        other.samples = [dataclasses.replace(s, query=q) for s, q in zip(self.samples, queries)]
+        qs = sorted(set(queries))
+        other._query_index = {q: i for i, q in enumerate(qs)}
+        other._words, other._word_masks = embed_queries(qs, vectors, self.cfg.model.num_words)
+        return other
+
+
+def resolve_root(cfg: Config, root: str | Path | None = None, dataset: str | None = None) -> Path:
+    """The dataset root: the argument, else ``data.root``, else env ACGA_A2D_ROOT/ACGA_JHMDB_ROOT."""
+    import os
+
+    dataset = dataset or cfg.data.dataset
+    env = f"ACGA_{dataset.upper()}_ROOT"
+    chosen = root or (cfg.data.root if dataset == cfg.data.dataset else "") or os.environ.get(env, "")
+    if not chosen:
+        raise DataError(f"no {dataset} root given: pass --root DIR, set data.root=DIR, or set {env}")
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise DataError(f"{dataset} root {path} is not a folder; pass the folder holding the release")
+    return path
+
+
+def open_caches(cfg: Config, dataset: str | None = None) -> list:
+    """The feature cache of each stream; ``data.cache`` may hold ``{modality}`` and ``{dataset}``."""
+    from .features import FeatureCache
+
+    if not cfg.data.cache:
+        raise DataError("data.source is 'cache' but data.cache is empty; run `acga extract` and "
+                        "pass data.cache=DIR (use {modality} in the path for rgb+flow)")
+    modalities = ["rgb", "flow"] if cfg.model.modality == "rgb+flow" else [cfg.model.modality]
+    if cfg.model.modality == "rgb+flow" and "{modality}" not in cfg.data.cache:
+        raise DataError("model.modality is rgb+flow: data.cache must contain {modality}, e.g. "
+                        "cache/a2d_{modality}")
+    return [FeatureCache.open(cfg.data.cache.format(modality=m, dataset=dataset or cfg.data.dataset))
+            for m in modalities]
+
+
+def build_dataset(cfg: Config, split: str | None, *, root: str | Path | None = None,
+                  dataset: str | None = None, vectors=None, preload: bool = False,
+                  samples: Sequence[Sample] | None = None) -> SegmentationDataset:
+    """The dataset of a config's split (``split`` None for JHMDB)."""
+    from .text import load_word_vectors
+
+    dataset = dataset or cfg.data.dataset
+    root = resolve_root(cfg, root, dataset)
+    if samples is None:
+        samples = index_samples(dataset, root, split, frames=cfg.data.jhmdb_frames)
+    if not samples:
+        raise DataError(f"{dataset} root {root} has no samples for split {split!r}")
+    vectors = vectors if vectors is not None else load_word_vectors(cfg.data.word_vectors)
+    if vectors.dim != cfg.model.word_dim:
+        raise DataError(f"word vectors {cfg.data.word_vectors!r} have {vectors.dim} dimensions but "
+                        f"model.word_dim = {cfg.model.word_dim}; set model.word_dim={vectors.dim}")
+    cache = open_caches(cfg, dataset) if cfg.data.source == "cache" else None
+    return SegmentationDataset(samples, root, cfg, vectors, cache=cache, preload=preload)

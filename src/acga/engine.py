@@ -1,0 +1,285 @@
+"""Training and evaluation: ``train_one_epoch``, ``evaluate``, ``fit``.
+
+Reproducibility: the order of samples is a function of (seed, epoch) only, and the batch drawn
+at a step of ``random_batches`` sampling a function of (seed, epoch, step); so a run resumed from
+a mid-epoch checkpoint visits exactly the batches the uninterrupted run would have, and on CPU
+ends with the same weights.
+
+Distributed: under ``torchrun`` every process takes its slice of each global batch (``batch_size``
+is the global batch); DDP averages gradients, which equals the gradient of the global batch's
+mean loss.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .checkpoint import (load_checkpoint, load_model_weights, load_optimizer_state, restore_rng,
+                         save_checkpoint)
+from .config import Config, config_to_dict
+from .losses import segmentation_loss
+from .models import build_model
+from .utils import seed_everything
+
+__all__ = ["DistInfo", "fit", "evaluate", "predict_masks", "batch_order", "lr_at"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    """Join the process group torchrun describes (env RANK/WORLD_SIZE); single process otherwise."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size())
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def lr_at(cfg: Config, epoch: int) -> float:
+    """The paper's schedule: lr divided by 1/gamma every lr_step epochs (0-based epoch)."""
+    t = cfg.train
+    return t.lr * (t.lr_gamma ** (epoch // t.lr_step))
+
+
+def steps_per_epoch(cfg: Config, n: int) -> int:
+    steps = max(1, n // cfg.train.batch_size)
+    return min(steps, cfg.train.steps_per_epoch) if cfg.train.steps_per_epoch else steps
+
+
+def batch_order(cfg: Config, n: int, epoch: int) -> list[list[int]]:
+    """Global batches of sample indices for an epoch, a pure function of (seed, epoch)."""
+    t = cfg.train
+    steps = steps_per_epoch(cfg, n)
+    if t.sampling == "shuffle":
+        g = torch.Generator().manual_seed(t.seed * 1000 + epoch)
+        perm = torch.randperm(n, generator=g).tolist()
+        return [perm[s * t.batch_size:(s + 1) * t.batch_size] for s in range(steps)]
+    # random_batches: the release draws a fresh random batch at every step (repeats allowed
+    # across steps, none within a batch)
+    batches = []
+    for s in range(steps):
+        g = torch.Generator().manual_seed((t.seed * 1000 + epoch) * 100_003 + s)
+        batches.append(torch.randperm(n, generator=g)[: t.batch_size].tolist())
+    return batches
+
+
+def _collate(dataset, indices: Sequence[int]) -> dict[str, torch.Tensor]:
+    items = [dataset[i] for i in indices]
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def _autocast(cfg: Config, device: torch.device):
+    if cfg.train.amp == "none":
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.bfloat16 if cfg.train.amp == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+class JsonlLog:
+    """Append-only JSON Lines log (one record per step or epoch)."""
+
+    def __init__(self, path: Path, enabled: bool = True):
+        self.path, self.enabled = path, enabled
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def _truncate_log(path: Path, epoch: int, global_step: int) -> None:
+    """On resume, drop log records past the checkpoint so the log matches the weights."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        if (rec["kind"] == "step" and rec["global_step"] <= global_step) or \
+                (rec["kind"] == "epoch" and rec["epoch"] < epoch):
+            keep.append(line)
+    path.write_text("".join(line + "\n" for line in keep))
+
+
+def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
+        progress: bool = True, stop_after_steps: int | None = None,
+        on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
+    """Train ``cfg`` on ``train_set``; checkpoints and logs go to ``out_dir``.
+
+    Writes ``out_dir/last.safetensors`` (after every epoch and every ``checkpoint_every``
+    steps), ``out_dir/epoch_<k>.safetensors`` at epoch ends, ``out_dir/log.jsonl`` and
+    ``out_dir/config.json``. ``resume`` continues from ``last.safetensors``.
+    ``stop_after_steps`` stops (after checkpointing) at that global step: for tests of resuming.
+    """
+    out_dir = Path(out_dir)
+    device = pick_device(cfg.train.device)
+    info = init_distributed(device)
+    seed_everything(cfg.train.seed + info.rank)
+    model = build_model(cfg).to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    start_epoch, start_step = 0, 0
+    last = out_dir / "last.safetensors"
+    if resume:
+        if not last.exists():
+            log.warning("--resume: %s does not exist; starting from scratch", last)
+        else:
+            ckpt = load_checkpoint(last)
+            load_model_weights(model, ckpt)
+            load_optimizer_state(optimizer, ckpt)
+            restore_rng(ckpt)
+            start_epoch, start_step = ckpt.state["epoch"], ckpt.state["step"]
+            log.info("resumed from %s at epoch %d step %d", last, start_epoch + 1, start_step)
+    if info.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        from .utils import atomic_write_json
+
+        atomic_write_json(out_dir / "config.json", config_to_dict(cfg))
+    train_model: nn.Module = model
+    if info.world > 1:
+        train_model = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    logger = JsonlLog(out_dir / "log.jsonl", enabled=info.main)
+    if resume and info.main:
+    n = len(train_set)
+    steps = steps_per_epoch(cfg, n)
+    global_step = start_epoch * steps + start_step
+    if resume and info.main:
+        _truncate_log(out_dir / "log.jsonl", start_epoch, global_step)
+    cfg_dict = config_to_dict(cfg)
+
+    def checkpoint(epoch: int, step: int, path: Path) -> None:
+        if info.main:
+            save_checkpoint(path, model, config=cfg_dict, optimizer=optimizer,
+                            state={"epoch": epoch, "step": step, "global_step": global_step})
+
+    for epoch in range(start_epoch, cfg.train.epochs):
+        lr = lr_at(cfg, epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        train_model.train()
+        batches = batch_order(cfg, n, epoch)
+        first = start_step if epoch == start_epoch else 0
+        bar = _progress(range(first, steps), progress and info.main, f"epoch {epoch + 1}/{cfg.train.epochs}")
+        epoch_loss, seen, t0 = 0.0, 0, time.perf_counter()
+        for step in bar:
+            batch_idx = batches[step][info.rank::info.world]
+            batch = {k: v.to(device) for k, v in _collate(train_set, batch_idx).items()}
+            with _autocast(cfg, device):
+                out = train_model(batch["visual"], batch["words"], batch["word_mask"])
+            out = {k: v.float() for k, v in out.items()}
+            loss, terms = segmentation_loss(out, batch["mask"], cfg.model, cfg.loss)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            global_step += 1
+            loss_value = float(loss.detach())
+            if info.world > 1:
+                t = torch.tensor([loss_value], device=device)
+                dist.all_reduce(t)
+                loss_value = float(t) / info.world
+            epoch_loss += loss_value
+            seen += len(batches[step])
+            rate = seen / max(time.perf_counter() - t0, 1e-9)
+            logger.write({"kind": "step", "epoch": epoch, "step": step + 1, "global_step": global_step,
+                          "lr": lr, "loss": loss_value, **terms, "samples_per_s": rate})
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{loss_value:.4f}", sps=f"{rate:.1f}")
+            done_epoch = step + 1 == steps
+            if cfg.train.checkpoint_every and (step + 1) % cfg.train.checkpoint_every == 0 and not done_epoch:
+                checkpoint(epoch, step + 1, last)
+            if stop_after_steps is not None and global_step >= stop_after_steps and not done_epoch:
+                checkpoint(epoch, step + 1, last)
+                return model
+        logger.write({"kind": "epoch", "epoch": epoch, "lr": lr,
+                      "loss": epoch_loss / max(1, steps - first),
+                      "seconds": time.perf_counter() - t0})
+        checkpoint(epoch + 1, 0, last)
+        if info.main:
+            save_checkpoint(out_dir / f"epoch_{epoch + 1}.safetensors", model, config=cfg_dict,
+                            state={"epoch": epoch + 1, "step": 0, "global_step": global_step},
+                            include_rng=False)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model)
+        if stop_after_steps is not None and global_step >= stop_after_steps:
+            return model
+    return model
+
+
+def _progress(iterable, enabled: bool, desc: str):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
+
+
+@torch.no_grad()
+def predict_masks(model: nn.Module, dataset, indices: Sequence[int] | None = None, *,
+                  batch_size: int = 4, device: torch.device | None = None,
+                  progress: bool = False) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (sample index, boolean mask (S, S) at the model's input resolution)."""
+    from .postprocess import response_to_mask
+
+    device = device or next(model.parameters()).device
+    model.eval()
+    indices = list(range(len(dataset))) if indices is None else list(indices)
+    chunks = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
+    for chunk in _progress(chunks, progress, "evaluating"):
+        batch = _collate(dataset, chunk)
+        out = model(batch["visual"].to(device), batch["words"].to(device), batch["word_mask"].to(device))
+        masks = response_to_mask(out["final"][:, 0].float().cpu())
+        for i, m in zip(chunk, np.asarray(masks)):
+            yield i, m
+
+
+def evaluate(model: nn.Module, dataset, *, eval_mask: str = "original", batch_size: int = 4,
+             progress: bool = False):
+    """Score the model on every sample of ``dataset`` at original frame size.
+
+    Returns a :class:`acga.metrics.MetricAccumulator` (per-sample IoUs and both protocols).
+    """
+    from .data.dataset import load_mask
+    from .data.transforms import letterbox_mask, unletterbox_mask
+    from .metrics import MetricAccumulator
+
+    acc = MetricAccumulator()
+    size = dataset.size
+    for i, pred_sq in predict_masks(model, dataset, batch_size=batch_size, progress=progress):
+        sample = dataset.samples[i]
+        pred = unletterbox_mask(pred_sq.astype(np.uint8), sample.height, sample.width)
+        gt = load_mask(dataset.root, sample)
+        if eval_mask == "training":  # the release: the 512x512 training mask mapped back
+            gt = unletterbox_mask(letterbox_mask(gt, size), sample.height, sample.width)
+        acc.add(pred.astype(bool), gt.astype(bool), key=sample.key)
+    return acc

@@ -1,0 +1,56 @@
+"""Config loading: base chains, overrides, and clear errors at load time."""
+
+from __future__ import annotations
+
+import pytest
+
+from acga.config import config_to_dict, list_packaged_configs, load_config
+from acga.errors import ConfigError
+
+
+def test_every_packaged_config_loads():
+    names = list_packaged_configs()
+    assert "acga_a2d" in names and "released_code" in names and "ablations/baseline" in names
+    for name in names:
+        cfg = load_config(name)
+        assert cfg.name == name.split("/")[-1]
+
+
+def test_base_chain_and_overrides():
+    cfg = load_config("ablations/baseline_mrf_wbce")
+    # three levels: acga_a2d -> baseline -> baseline_mrf -> baseline_mrf_wbce
+    assert (cfg.model.attention, cfg.model.mrf, cfg.loss.pos_weight) == ("none", True, 1.5)
+    assert cfg.model.text_kernel_size == 2
+    cfg = load_config("acga_a2d", ["train.lr=1e-4", "model.heads=[S, L]", "loss.weights=[1, 2]"])
+    assert cfg.train.lr == 1e-4 and cfg.model.heads == ("S", "L") and cfg.loss.weights == (1.0, 2.0)
+    released = load_config("released_code")
+    assert (released.train.epochs, released.model.lgva_value_channels) == (9, 832)
+    assert config_to_dict(released)["model"]["heads"] == ["S", "M", "L"]
+
+
+def test_unknown_key_names_the_key_and_the_nearest(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("base: acga_a2d.yaml\nmodel:\n  mfr: true\n")
+    with pytest.raises(ConfigError, match=r"unknown key model\.mfr \(did you mean model\.mrf\?\)") as err:
+        load_config(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("override,message", [
+    ("model.attention=softmax", r"model.attention = 'softmax' is not allowed; use one of 'acga', 'kwa', 'none'"),
+    ("train.batch_size=four", r"train.batch_size must be an integer, got 'four'"),
+    ("model.mrf=1", r"model.mrf must be true or false"),
+    ("model.heads=[L]", r"model.mrf = true needs at least two heads"),
+    ("model.heads=[S, M]", r"must contain 'L'"),
+    ("model.resolutions=[32, 64, 512]", r"each must be 4x the previous"),
+    ("model.visual_dim=100", r"trains I3D's Mixed_4f"),
+    ("nonsense.key=1", r"unknown key nonsense"),
+])
+def test_impossible_values_fail_at_load_time(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("acga_a2d", [override])
+
+
+def test_unknown_config_name_lists_the_packaged_ones():
+    with pytest.raises(ConfigError, match="released_code"):
+        load_config("no_such_config")

@@ -71,7 +71,7 @@ def test_lgva_matches_numpy_and_rows_sum_to_one(order):
     f_va, weights = att(f_vc, f_t)
     expected, w = _lgva_by_hand(f_vc, f_t, att, order)
     assert weights[0].sum(dim=-1).tolist() == pytest.approx([1.0] * 6, abs=1e-6)
-    np.testing.assert_allclose(weights[0].numpy(), w, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(weights[0].detach().numpy(), w, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(f_va[0].reshape(5, -1).detach().numpy(), expected, rtol=1e-4, atol=1e-6)
 
 

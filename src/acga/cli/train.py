@@ -1,19 +1,45 @@
-"""`acga train`: not implemented yet."""
+"""`acga train`: train a config; resumable; distributed with torchrun."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 
-from ..errors import AcgaError
+from ..config import load_config
 
 COMMAND = "train"
-HELP = "not implemented yet"
-DESCRIPTION = "Not implemented yet."
+HELP = "train a config (resumable, DDP via torchrun)"
+DESCRIPTION = """\
+Train the model a config describes on its dataset's train split. Checkpoints (safetensors,
+written atomically) go to OUT/last.safetensors after every epoch (and every
+train.checkpoint_every steps) and OUT/epoch_<k>.safetensors; the step and epoch log to
+OUT/log.jsonl. --resume continues from OUT/last.safetensors.
+
+examples:
+  acga train acga_a2d data.root=/data/a2d data.cache=/data/cache/a2d_rgb --out runs/acga
+  acga train released_code data.root=/data/a2d data.cache=/data/cache/a2d_rgb --resume
+  torchrun --nproc_per_node 2 -m acga train acga_a2d train.batch_size=8 --out runs/ddp
+"""
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("config", help="config file or packaged name (see `acga params`)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    parser.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
+    parser.add_argument("--root", default=None, help="dataset root (default: data.root)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise AcgaError("acga train is not implemented yet")
+    from ..data.dataset import build_dataset
+    from ..engine import fit
+
+    cfg = load_config(args.config, args.overrides)
+    out = Path(args.out or Path("runs") / cfg.name)
+    logging.getLogger(__name__).info("training %s -> %s", cfg.name, out)
+    train_set = build_dataset(cfg, "train", root=args.root)
+    fit(cfg, train_set, out, resume=args.resume, progress=not args.no_progress)
+    print(f"checkpoint: {out / 'last.safetensors'}")
+    return 0

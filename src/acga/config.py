@@ -28,6 +28,7 @@ __all__ = [
     "LossConfig",
     "TrainConfig",
     "DataConfig",
+    "SynthConfig",
     "Config",
     "load_config",
     "config_from_dict",
@@ -174,6 +175,16 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class SynthConfig:
+    """The synthetic benchmark `acga demo` generates (ignored by other commands)."""
+
+    videos: int = 300
+    jhmdb_videos: int = 60
+    size: int = 96
+    """Frame height in pixels."""
+
+
+@dataclass(frozen=True)
 class Config:
     name: str = "acga_a2d"
     description: str = ""
@@ -181,6 +192,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
     paper: dict[str, Any] = field(default_factory=dict)
     """What this config reproduces: table, row, parameter count and metrics as printed."""
 

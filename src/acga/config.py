@@ -69,6 +69,11 @@ class ModelConfig:
     """Channels of the cached features (I3D Mixed_4e)."""
     visual_dim: int = 832
     """Channels of F_V (I3D Mixed_4f output)."""
+    mixed_4f_bn_eps: float = 1e-3
+    """BatchNorm eps of the trainable Mixed_4f (1e-3 as I3D; the release builds it with
+    PyTorch's default 1e-5)."""
+    mixed_4f_bn_momentum: float = 0.01
+    """BatchNorm momentum of Mixed_4f (0.01 as the PyTorch I3D port; the release: 0.1)."""
     small3d_widths: tuple[int, ...] = (16, 32, 64)
     """Widths of the small 3-D CNN stages (``backbone: small3d`` only)."""
     coord_dim: int = 8

@@ -28,13 +28,15 @@ def _pool_normalize(x: torch.Tensor) -> torch.Tensor:
 class I3DMixed4fEncoder(nn.Module):
     """Mixed_4f (528 -> 832) per stream on cached Mixed_4e features (B, S*528, T', H, W)."""
 
-    def __init__(self, in_channels: int = 528, streams: int = 1, feature_size: int = 32):
+    def __init__(self, in_channels: int = 528, streams: int = 1, feature_size: int = 32,
+                 bn_eps: float = 1e-3, bn_momentum: float = 0.01):
         super().__init__()
         from .i3d import build_mixed_4f
 
         self.in_channels = in_channels
         self.feature_size = feature_size
-        self.streams = nn.ModuleList(build_mixed_4f() for _ in range(streams))
+        self.streams = nn.ModuleList(build_mixed_4f(bn_eps=bn_eps, bn_momentum=bn_momentum)
+                                     for _ in range(streams))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         b, c = features.shape[:2]
@@ -96,4 +98,5 @@ def build_visual_backbone(cfg: ModelConfig) -> nn.Module:
     if cfg.backbone == "small3d":
         return Small3DEncoder(cfg.visual_dim, cfg.small3d_widths, cfg.input_size, cfg.resolutions[0])
     streams = 2 if cfg.modality == "rgb+flow" else 1
-    return I3DMixed4fEncoder(cfg.backbone_in_channels, streams, cfg.resolutions[0])
+    return I3DMixed4fEncoder(cfg.backbone_in_channels, streams, cfg.resolutions[0],
+                             cfg.mixed_4f_bn_eps, cfg.mixed_4f_bn_momentum)

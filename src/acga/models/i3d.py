@@ -164,7 +164,9 @@ def _triple(v: int | Sequence[int]) -> tuple[int, int, int]:
 
 
 class Unit3D(nn.Module):
-    """Conv3d (no bias) -> BatchNorm3d -> ReLU with SAME padding; (B, C_in, T, H, W) -> (B, C_out, T', H', W').
+    """Conv3d (no bias) -> BatchNorm3d -> ReLU with SAME padding.
+
+    (B, C_in, T, H, W) -> (B, C_out, ceil(T/st), ceil(H/sh), ceil(W/sw)).
 
     Args:
         in_channels: input channels.
@@ -198,7 +200,10 @@ class Unit3D(nn.Module):
 
 
 class MaxPool3dSame(nn.Module):
-    """Max pool with SAME padding (zeros): (B, C, T, H, W) -> (B, C, ceil(T/st), ceil(H/sh), ceil(W/sw))."""
+    """Max pool with SAME padding (zeros).
+
+    (B, C, T, H, W) -> (B, C, ceil(T/st), ceil(H/sh), ceil(W/sw)).
+    """
 
     def __init__(self, kernel: Sequence[int], stride: Sequence[int]):
         super().__init__()
@@ -369,7 +374,10 @@ class I3D(nn.Module):
 
     def forward_endpoints(self, x: torch.Tensor, outputs: Iterable[str],
                           start: str = "Conv3d_1a_7x7") -> dict[str, torch.Tensor]:
-        """Run from ``start`` to the last of ``outputs``; return {endpoint: output} for ``outputs``."""
+        """Run from ``start`` to the last of ``outputs``; return {endpoint: its output}.
+
+        Used to cache one endpoint while inspecting others in the same pass.
+        """
         wanted = list(outputs)
         if not wanted:
             raise ValueError("outputs is empty: name at least one endpoint")
@@ -418,16 +426,16 @@ def build_i3d(modality: Literal["rgb", "flow"] = "rgb", *, final_endpoint: str =
 # --- preprocessing ----------------------------------------------------------------------------
 
 def preprocess_rgb(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """RGB frames uint8 (T, H, W, 3) -> float32 (3, T, H, W) in [-1, 1] (I3D's input range).
+    """RGB frames uint8 (..., T, H, W, 3) -> float32 (..., 3, T, H, W) in [-1, 1] (I3D's range).
 
-    0 maps to -1 and 255 to 1: ``x / 127.5 - 1``.
+    0 maps to -1 and 255 to 1: ``x / 127.5 - 1``. Leading dims (a batch) are kept.
     """
     t = torch.as_tensor(frames)
     if t.dtype != torch.uint8:
         raise TypeError(f"preprocess_rgb expects uint8 frames (0..255), got {t.dtype}")
-    if t.ndim != 4 or t.shape[-1] != 3:
-        raise InvalidShapeError("RGB frames", tuple(t.shape), "(T, H, W, 3)")
-    return (t.permute(3, 0, 1, 2).to(torch.float32) / 127.5 - 1.0).contiguous()
+    if t.ndim < 4 or t.shape[-1] != 3:
+        raise InvalidShapeError("RGB frames", tuple(t.shape), "(..., T, H, W, 3)")
+    return (t.movedim(-1, -4).to(torch.float32) / 127.5 - 1.0).contiguous()
 
 
 FLOW_BOUND = 20.0
@@ -435,18 +443,18 @@ FLOW_BOUND = 20.0
 
 
 def preprocess_flow(flow: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Optical flow float (T, H, W, 2) in pixels -> float32 (2, T, H, W) in [-1, 1].
+    """Optical flow float (..., T, H, W, 2) in pixels -> float32 (..., 2, T, H, W) in [-1, 1].
 
     Values are clipped to [-20, 20] and divided by 20, as for I3D's Kinetics flow stream
-    (TV-L1 flow, channel 0 = horizontal, 1 = vertical).
+    (TV-L1 flow, channel 0 = horizontal, 1 = vertical). Leading dims (a batch) are kept.
     """
     t = torch.as_tensor(flow)
     if not t.is_floating_point():
         raise TypeError(f"preprocess_flow expects float flow in pixels, got {t.dtype}")
-    if t.ndim != 4 or t.shape[-1] != 2:
-        raise InvalidShapeError("optical flow", tuple(t.shape), "(T, H, W, 2)")
+    if t.ndim < 4 or t.shape[-1] != 2:
+        raise InvalidShapeError("optical flow", tuple(t.shape), "(..., T, H, W, 2)")
     t = t.to(torch.float32).clamp(-FLOW_BOUND, FLOW_BOUND) / FLOW_BOUND
-    return t.permute(3, 0, 1, 2).contiguous()
+    return t.movedim(-1, -4).contiguous()
 
 
 # --- checkpoints ------------------------------------------------------------------------------

@@ -32,10 +32,9 @@ ground truth at the original frame size. Two protocols are reported (SPEC sectio
   per-sample IoU as above (MTTR's ``compute_iou`` uses the same 1e-6 smoothing), and
   ``overall_iou`` and ``mean_iou`` are computed exactly as in the ``acga`` protocol.
 
-  Note: with the 1e-6 smoothing, an IoU of exactly K (I / U = K with I < U) becomes slightly
-  larger than K, so ``>`` and ``>=`` disagree only for IoUs that fall strictly between K and
-  K + 1e-6/U; on masks, the two P@K rarely differ. They differ visibly when the protocols are
-  fed unsmoothed IoUs (see :func:`acga_protocol` and :func:`precision_at`).
+  Note: the 1e-6 smoothing lifts an I / U of exactly K (with I < U) slightly above K, so on
+  masks ``>`` and ``>=`` give the same P@K (a smoothed IoU equals K only by float
+  coincidence); the two rules differ only on unsmoothed IoUs (see :func:`precision_at`).
 
 All values are fractions in [0, 1]. :class:`MetricAccumulator` collects samples one at a time
 during evaluation and reports either protocol.
@@ -46,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -178,8 +178,11 @@ def _decode_rle(rle: Mapping[str, Any]) -> np.ndarray:
     from pycocotools import mask as mask_utils
 
     counts = rle["counts"]
-    return mask_utils.decode({"size": list(rle["size"]),
-                              "counts": counts.encode("ascii") if isinstance(counts, str) else counts}) != 0
+    with warnings.catch_warnings():
+        # pycocotools' decode trips a numpy-2 DeprecationWarning about __array__(copy=...).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return mask_utils.decode({"size": list(rle["size"]),
+                                  "counts": counts.encode("ascii") if isinstance(counts, str) else counts}) != 0
 
 
 def _as_rle(mask_or_rle: Any, name: str) -> dict[str, Any]:

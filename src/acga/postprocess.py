@@ -10,7 +10,7 @@ Two steps, both as the authors' released code does them (haowang1992/ACGA, ``uti
    constant (then ``p > 0.5 p`` holds everywhere for p > 0: a constant map is all foreground).
 2. :func:`undo_letterbox`: the 512x512 mask is mapped back to the frame by the inverse of the
    centred letterbox (SPEC section 1, step 8): resize the square to max(H, W) (nearest
-   neighbour) and crop the centre H x W.
+   neighbour) and crop the centre H x W; the geometry lives in :mod:`acga.data.transforms`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import InvalidShapeError
 
-__all__ = ["response_to_mask", "undo_letterbox", "letterbox_offsets"]
+__all__ = ["response_to_mask", "undo_letterbox"]
 
 
 def response_to_mask(response: Any, threshold: float = 0.5) -> Any:
@@ -54,33 +54,19 @@ def response_to_mask(response: Any, threshold: float = 0.5) -> Any:
         raise InvalidShapeError("response", arr.shape, "(H, W), (B, H, W) or (B, 1, H, W)")
     # float32 like the authors' GPU tensors; the logistic function written to avoid exp overflow.
     logits = arr.astype(np.float32, copy=False)
-    prob = np.where(logits >= 0, 1.0 / (1.0 + np.exp(-np.abs(logits))),
-                    np.exp(-np.abs(logits)) / (1.0 + np.exp(-np.abs(logits)))).astype(np.float32)
+    decay = np.exp(-np.abs(logits))  # in (0, 1]: no overflow for any logit
+    prob = np.where(logits >= 0, 1.0 / (1.0 + decay), decay / (1.0 + decay)).astype(np.float32)
     peak = prob.max(axis=(-2, -1), keepdims=True)
     return prob > np.float32(threshold) * peak
-
-
-def letterbox_offsets(height: int, width: int) -> tuple[int, int, int]:
-    """(side, top, left): the square's side max(H, W) and where the H x W frame sits in it when
-    centred (the smaller padding on the top/left when the difference is odd)."""
-    if height <= 0 or width <= 0:
-        raise ValueError(f"frame size {height}x{width} must be positive")
-    side = max(height, width)
-    return side, (side - height) // 2, (side - width) // 2
 
 
 def undo_letterbox(mask: Any, height: int, width: int) -> np.ndarray:
     """Map a square mask (S, S) (or a batch (B, S, S)) back to an H x W frame.
 
-    Resize to max(H, W) with nearest-neighbour sampling (pixel centres: source index
-    floor((i + 0.5) * S / side)), then crop the centre H x W as :func:`letterbox_offsets` places
-    it. Must mirror the letterbox of :mod:`acga.data.transforms`.
+    The exact inverse of the centred letterbox: resize S -> max(H, W) with nearest-neighbour
+    sampling (integer pixel-centre rule) and crop the frame's window. One implementation serves
+    data and evaluation: this delegates to :func:`acga.data.transforms.unletterbox_mask`.
     """
-    arr = np.asarray(mask)
-    if arr.ndim not in (2, 3) or arr.shape[-1] != arr.shape[-2]:
-        raise InvalidShapeError("mask", arr.shape, "square (S, S) or (B, S, S)")
-    size = arr.shape[-1]
-    side, top, left = letterbox_offsets(height, width)
-    rows = np.minimum(((np.arange(top, top + height) + 0.5) * size / side).astype(np.int64), size - 1)
-    cols = np.minimum(((np.arange(left, left + width) + 0.5) * size / side).astype(np.int64), size - 1)
-    return arr[..., rows[:, None], cols[None, :]]
+    from .data.transforms import unletterbox_mask
+
+    return unletterbox_mask(mask, height, width, mode="nearest")

@@ -170,7 +170,6 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
         train_model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     logger = JsonlLog(out_dir / "log.jsonl", enabled=info.main)
-    if resume and info.main:
     n = len(train_set)
     steps = steps_per_epoch(cfg, n)
     global_step = start_epoch * steps + start_step

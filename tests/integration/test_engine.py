@@ -1,0 +1,117 @@
+"""Training engine: resume after a kill gives the same weights; checkpoints are safe."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from acga.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from acga.config import config_to_dict, load_config
+from acga.engine import batch_order, fit, lr_at
+from acga.errors import CheckpointError
+from acga.models import build_model
+
+TINY = ["model.backbone=small3d", "model.visual_dim=8", "model.small3d_widths=[4,8]",
+        "model.word_dim=6", "model.num_words=5", "model.clip_len=2", "model.input_size=32",
+        "model.resolutions=[2,8,32]", "model.head_widths=[4,4,4]", "model.deconv_dims=[4,4]",
+        "train.batch_size=2", "train.epochs=2", "train.lr_step=1", "train.seed=7",
+        "data.source=video"]
+
+
+class TensorDataset:
+    """Random clips, words and masks: what SegmentationDataset returns, held in memory."""
+
+    def __init__(self, n: int, cfg):
+        g = torch.Generator().manual_seed(123)
+        m = cfg.model
+        self.items = [{
+            "visual": torch.rand(3, m.clip_len, m.input_size, m.input_size, generator=g) * 2 - 1,
+            "words": torch.randn(m.num_words, m.word_dim, generator=g),
+            "word_mask": torch.ones(m.num_words, dtype=torch.bool),
+            "mask": (torch.rand(1, m.input_size, m.input_size, generator=g) > 0.7).float(),
+            "index": torch.tensor(i),
+        } for i in range(n)]
+        self.size = m.input_size
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def _weights(path):
+    return load_checkpoint(path).model
+
+
+def test_resume_after_interruption_gives_the_same_weights(tmp_path):
+    cfg = load_config("demo", TINY)
+    data = TensorDataset(6, cfg)  # 3 steps per epoch, 6 steps in all
+    fit(cfg, data, tmp_path / "full", progress=False)
+    fit(cfg, data, tmp_path / "cut", progress=False, stop_after_steps=4)  # killed mid-epoch 2
+    ckpt = load_checkpoint(tmp_path / "cut" / "last.safetensors")
+    assert (ckpt.state["epoch"], ckpt.state["step"]) == (1, 1)
+    fit(cfg, data, tmp_path / "cut", progress=False, resume=True)
+    full, resumed = _weights(tmp_path / "full" / "last.safetensors"), _weights(tmp_path / "cut" / "last.safetensors")
+    assert full.keys() == resumed.keys()
+    for key in full:
+        assert torch.equal(full[key], resumed[key]), key
+    # the log of the resumed run holds each step exactly once, like the uninterrupted one
+    steps = lambda p: [json.loads(x)["global_step"] for x in (p / "log.jsonl").read_text().splitlines()  # noqa: E731
+                       if json.loads(x)["kind"] == "step"]
+    assert steps(tmp_path / "cut") == steps(tmp_path / "full") == [1, 2, 3, 4, 5, 6]
+
+
+def test_schedule_and_batch_order_are_pure_functions():
+    cfg = load_config("acga_a2d")
+    assert [lr_at(cfg, e) for e in (0, 7, 8, 11)] == pytest.approx([5e-4, 5e-4, 5e-5, 5e-5])
+    released = load_config("released_code")
+    assert [lr_at(released, e) for e in (7, 8)] == pytest.approx([5e-4, 5e-5])
+    a, b = batch_order(cfg, 10, 0), batch_order(cfg, 10, 0)
+    assert a == b and len(a) == 2 and sorted(sum(a, [])) != [] and len(set(sum(a, []))) == 8
+    assert batch_order(cfg, 10, 1) != a
+    rb = batch_order(released, 10, 0)  # fresh random batches: no repeat inside a batch
+    assert all(len(set(batch)) == 4 for batch in rb)
+
+
+def test_checkpoint_round_trip_and_refusals(tmp_path):
+    cfg = load_config("demo", TINY)
+    model = build_model(cfg)
+    path = save_checkpoint(tmp_path / "m.safetensors", model, config=config_to_dict(cfg))
+    other = build_model(cfg)
+    load_model_weights(other, load_checkpoint(path))
+    for (k, v), (_, w) in zip(model.state_dict().items(), other.state_dict().items()):
+        assert torch.equal(v, w), k
+    # truncated file
+    data = path.read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="cut.safetensors.*truncated"):
+        load_checkpoint(tmp_path / "cut.safetensors")
+    # foreign file (a pickle) is refused, never unpickled
+    torch.save({"a": torch.zeros(1)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="foreign.pt"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    # config mismatch lists the keys and shapes
+    bigger = build_model(load_config("demo", TINY + ["model.head_widths=[6,4,4]"]))
+    with pytest.raises(CheckpointError, match=r"decoder\.head\.S\.0\.weight: checkpoint \(4, 30, 3, 3\) vs model \(6, 30, 3, 3\)"):
+        load_model_weights(bigger, load_checkpoint(path))
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    cfg = load_config("demo", TINY)
+    model = build_model(cfg)
+    path = save_checkpoint(tmp_path / "last.safetensors", model, config=config_to_dict(cfg))
+    before = path.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    import safetensors.torch
+
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    with pytest.raises(OSError):
+        save_checkpoint(path, model, config=config_to_dict(cfg))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]

@@ -12,35 +12,7 @@ from acga.config import config_to_dict, load_config
 from acga.engine import batch_order, fit, lr_at
 from acga.errors import CheckpointError
 from acga.models import build_model
-
-TINY = ["model.backbone=small3d", "model.visual_dim=8", "model.small3d_widths=[4,8]",
-        "model.word_dim=6", "model.num_words=5", "model.clip_len=2", "model.input_size=32",
-        "model.resolutions=[2,8,32]", "model.head_widths=[4,4,4]", "model.deconv_dims=[4,4]",
-        "train.batch_size=2", "train.epochs=2", "train.lr_step=1", "train.seed=7",
-        "data.source=video"]
-
-
-class TensorDataset:
-    """Random clips, words and masks: what SegmentationDataset returns, held in memory."""
-
-    def __init__(self, n: int, cfg):
-        g = torch.Generator().manual_seed(123)
-        m = cfg.model
-        self.items = [{
-            "visual": torch.rand(3, m.clip_len, m.input_size, m.input_size, generator=g) * 2 - 1,
-            "words": torch.randn(m.num_words, m.word_dim, generator=g),
-            "word_mask": torch.ones(m.num_words, dtype=torch.bool),
-            "mask": (torch.rand(1, m.input_size, m.input_size, generator=g) > 0.7).float(),
-            "index": torch.tensor(i),
-        } for i in range(n)]
-        self.size = m.input_size
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
-
+from engine_fixtures import TINY, TensorDataset
 
 def _weights(path):
     return load_checkpoint(path).model

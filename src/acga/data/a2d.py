@@ -1,0 +1,374 @@
+"""A2D-Sentences read from the files its publishers release (SPEC section 2).
+
+Expected tree under ``root``::
+
+    Release/videoset.csv                       no header; 9 columns, the 9th = 0 train / 1 test
+    Release/clips320H/<video>.mp4              (or Release/CLIPS320/, or Release/pngs320H/<video>/)
+    text_annotations/a2d_annotation.txt        header video_id,instance_id,query
+    text_annotations/a2d_missed_videos.txt     videos dropped from both splits
+    text_annotations/a2d_annotation_with_instances/<video>/<frame:05d>.h5
+
+The canonical enumeration (what ``acga data samples a2d`` prints, and what training and
+evaluation use): videos in ``videoset.csv`` order, missed videos dropped first; within a video,
+its text rows in file order, and for each row the h5 frames (ascending) that list the row's
+instance. Quirks of the real files, each handled here:
+
+- ``videoset.csv`` has no header; reading it with one silently loses the first video.
+- The instance id ``1 (copy)`` (video T6bNPuKV-wY) is an annotation mistake: no sample.
+- h5 ``instance`` ids are floats; ``reMask`` is stored transposed, (W, H) for a single instance
+  and (N, W, H) for several; a frame may list an instance twice (the first is used) or hold more
+  masks than instances (the trailing masks belong to none); all-zero masks are kept.
+
+MTTR (``datasets/a2d_sentences``) enumerates the same pairs, with text rows in file order.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import DataError
+from .records import Sample
+
+__all__ = ["index_a2d", "load_a2d_mask", "DataReport", "read_a2d_h5"]
+
+log = logging.getLogger(__name__)
+
+_SUBSETS = {0: "train", 1: "test"}
+_H5_NAME = re.compile(r"^(\d+)\.h5$")
+_COPY_ID = "1 (copy)"
+
+
+@dataclass
+class DataReport:
+    """What a release reader found: counts, and everything it had to skip.
+
+    ``videos`` and ``samples`` are keyed by split (``train``/``test``; ``all`` for JHMDB).
+    """
+
+    dataset: str
+    root: str
+    videos: dict[str, int] = field(default_factory=dict)
+    samples: dict[str, int] = field(default_factory=dict)
+    videos_listed: int = 0
+    """Videos in the release's list (A2D: rows of videoset.csv; JHMDB: annotation rows)."""
+    missed_videos_dropped: int = 0
+    copy_rows_skipped: int = 0
+    rows_without_video: int = 0
+    """Text rows whose video is not in the release's video list."""
+    ids_without_mask: list[tuple[str, int]] = field(default_factory=list)
+    """(video, instance): text rows whose instance is listed in no h5 frame of its video."""
+    masks_without_query: list[tuple[str, int, int]] = field(default_factory=list)
+    """(video, frame, instance): instances listed in an h5 frame that no text row refers to."""
+    bad_files: list[tuple[str, str]] = field(default_factory=list)
+    """(path, reason) of files skipped with ``skip_bad``."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_samples(self) -> int:
+        return sum(self.samples.values())
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A few lines for humans (``acga data samples`` prints it to stderr)."""
+        def per_split(counts: dict[str, int]) -> str:
+            if list(counts) == ["all"]:
+                return f"{counts['all']:,}"
+            parts = [f"{k} {v:,}" for k, v in counts.items()]
+            return ", ".join(parts) if parts else "none"
+
+        lines = [f"{self.dataset} at {self.root}"]
+        if self.dataset == "a2d":
+            lines.append(f"videos: {self.videos_listed:,} in videoset.csv, "
+                         f"{self.missed_videos_dropped:,} missed dropped; used: "
+                         f"{per_split(self.videos)}")
+        else:
+            lines.append(f"videos: {per_split(self.videos)}")
+        total = f" (total {self.total_samples:,})" if len(self.samples) > 1 else ""
+        lines.append(f"samples: {per_split(self.samples)}{total}")
+        if self.copy_rows_skipped:
+            lines.append(f"text rows with instance id '{_COPY_ID}' skipped: "
+                         f"{self.copy_rows_skipped}")
+        if self.rows_without_video:
+            lines.append(f"text rows of videos not in the video list: {self.rows_without_video}")
+        if self.dataset == "a2d":
+            lines.append(f"instance ids in the CSV with no mask in any frame: "
+                         f"{len(self.ids_without_mask)}"
+                         + _examples(f"{v}#{i}" for v, i in self.ids_without_mask))
+            lines.append(f"masks (instances in h5 frames) with no query: "
+                         f"{len(self.masks_without_query)}"
+                         + _examples(f"{v}/{f:05d}#{i}" for v, f, i in self.masks_without_query))
+        lines.extend(self.notes)
+        lines.append(f"bad files skipped: {len(self.bad_files)}")
+        # reasons usually name the file already
+        lines.extend(f"  {reason}" if path in reason else f"  {path}: {reason}"
+                     for path, reason in self.bad_files)
+        return "\n".join(lines)
+
+
+def _examples(items: Iterable[str], n: int = 3) -> str:
+    items = list(items)
+    if not items:
+        return ""
+    more = f", ... ({len(items) - n} more)" if len(items) > n else ""
+    return " (" + ", ".join(items[:n]) + more + ")"
+
+
+def normalize_query(text: str) -> str:
+    """The released text with whitespace runs collapsed and the ends stripped."""
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- release files
+
+
+def _root(root: str | Path) -> Path:
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DataError(f"A2D root {root} does not exist or is not a folder; pass the folder "
+                        "holding Release/ and text_annotations/")
+    return root
+
+
+def _need_file(root: Path, rel: str, what: str) -> Path:
+    path = root / rel
+    if not path.is_file():
+        raise DataError(f"A2D root {root} has no {rel} ({what}); pass the folder holding "
+                        "Release/ and text_annotations/")
+    return path
+
+
+def _read_videoset(path: Path) -> list[tuple[str, str]]:
+    """(video, split) in file order. The file has no header and 9 columns."""
+    videos: list[tuple[str, str]] = []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        for line_no, row in enumerate(csv.reader(handle), start=1):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) != 9:
+                raise DataError(f"{path} line {line_no} has {len(row)} columns, expected 9 "
+                                "(video id, label, start, end, height, width, frames, "
+                                "annotated frames, subset)")
+            subset_text = row[8].strip()
+            try:
+                subset = int(float(subset_text))
+            except ValueError:
+                subset = None
+            if subset not in _SUBSETS:
+                if line_no == 1 and not any(_is_number(x) for x in row[4:]):
+                    # the release has no header; someone's copy may have gained one
+                    log.warning("%s line 1 looks like a header (%s); skipping it", path,
+                                ",".join(row))
+                    continue
+                raise DataError(f"{path} line {line_no}: subset {subset_text!r} is not 0 "
+                                "(train) or 1 (test)")
+            videos.append((row[0].strip(), _SUBSETS[subset]))
+    return videos
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_missed(path: Path) -> set[str]:
+    with open(path, encoding="utf-8-sig") as handle:
+        return {line.strip() for line in handle if line.strip()}
+
+
+def _read_annotations(path: Path, report: DataReport) -> dict[str, list[tuple[int, str]]]:
+    """video -> [(instance id, query)] in file order; ``1 (copy)`` rows are dropped."""
+    rows: dict[str, list[tuple[int, str]]] = {}
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:2]] != ["video_id", "instance_id"]:
+            raise DataError(f"{path} does not start with the header video_id,instance_id,query "
+                            f"(found {header!r}); is this a2d_annotation.txt?")
+        for line_no, row in enumerate(reader, start=2):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < 3:
+                raise DataError(f"{path} line {line_no} has {len(row)} fields, expected "
+                                "video_id,instance_id,query")
+            video, inst_text = row[0].strip(), row[1].strip()
+            query = normalize_query(",".join(row[2:]))  # an unquoted comma splits the query
+            if inst_text == _COPY_ID:
+                report.copy_rows_skipped += 1
+                continue
+            try:
+                inst_float = float(inst_text)
+            except ValueError:
+                raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not a "
+                                "number") from None
+            if inst_float != int(inst_float):
+                raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not an "
+                                "integer")
+            rows.setdefault(video, []).append((int(inst_float), query))
+    return rows
+
+
+def read_a2d_h5(path: str | Path, *, transpose: bool = True) -> tuple[list[int], np.ndarray]:
+    """The instance ids and masks of one annotated frame.
+
+    Args:
+        path: the ``<frame:05d>.h5`` file.
+        transpose: return (N, H, W) 0/1 masks; ``False`` returns the stored (N, W, H) array
+            as is (enough for counting pixels, and cheaper).
+
+    Returns:
+        ids: the ``instance`` list as ints, in file order (may hold a duplicate);
+        masks: (N, H, W) uint8 0/1, un-transposed, N >= len(set(ids)); the mask of id k is
+        ``masks[ids.index(k)]`` (first occurrence); masks past the listed ids belong to none.
+
+    Raises:
+        DataError: the file cannot be read or is inconsistent.
+    """
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as f:
+            if "instance" not in f or "reMask" not in f:
+                raise DataError(f"{path} lacks the 'instance' or 'reMask' dataset "
+                                f"(has {sorted(f.keys())})")
+            raw_ids = np.asarray(f["instance"][()], dtype=np.float64).ravel()
+            raw_masks = np.asarray(f["reMask"][()])
+    except DataError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise DataError(f"cannot read HDF5 file {path}: {exc}") from exc
+    if not np.all(np.isfinite(raw_ids)) or np.any(raw_ids != np.round(raw_ids)):
+        raise DataError(f"{path}: instance ids {raw_ids.tolist()} are not integers")
+    ids = [int(round(x)) for x in raw_ids]
+    # stored transposed: (W, H) for one instance, (N, W, H) for several
+    if raw_masks.ndim == 2:
+        raw_masks = raw_masks[None]
+    if raw_masks.ndim != 3:
+        raise DataError(f"{path}: reMask has shape {raw_masks.shape}, expected (W, H) or "
+                        "(N, W, H)")
+    needed = max(ids.index(k) for k in set(ids)) + 1 if ids else 0
+    if raw_masks.shape[0] < needed:
+        raise DataError(f"{path}: lists instances {ids} but holds only {raw_masks.shape[0]} "
+                        "masks")
+    if transpose:
+        return ids, np.ascontiguousarray((raw_masks != 0).transpose(0, 2, 1), dtype=np.uint8)
+    return ids, raw_masks
+
+
+def _h5_frames(folder: Path) -> list[int]:
+    if not folder.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _H5_NAME.match(p.name)))
+
+
+def index_a2d(root: str | Path, split: str | None = None, *,
+              skip_bad: bool = False) -> tuple[list[Sample], DataReport]:
+    """The canonical A2D-Sentences sample list of ``split`` (None: train then test, interleaved
+    in videoset.csv order), and a report of what was found.
+
+    Args:
+        root: the folder holding ``Release/`` and ``text_annotations/``.
+        split: ``"train"``, ``"test"`` or ``None`` (both).
+        skip_bad: skip (and report) frames whose h5 file cannot be read, instead of raising.
+    """
+    if split not in (None, "train", "test"):
+        raise DataError(f"A2D split {split!r} is not train or test")
+    root = _root(root)
+    videoset_path = _need_file(root, "Release/videoset.csv",
+                               "the video list: 9 columns, no header")
+    ann_path = _need_file(root, "text_annotations/a2d_annotation.txt",
+                          "the queries: video_id,instance_id,query")
+    missed_path = _need_file(root, "text_annotations/a2d_missed_videos.txt",
+                             "the videos to drop; an empty file drops none")
+    masks_dir = root / "text_annotations" / "a2d_annotation_with_instances"
+    if not masks_dir.is_dir():
+        raise DataError(f"A2D root {root} has no text_annotations/a2d_annotation_with_instances/ "
+                        "(the <video>/<frame:05d>.h5 masks); pass the folder holding Release/ "
+                        "and text_annotations/")
+
+    report = DataReport(dataset="a2d", root=str(root))
+    videoset = _read_videoset(videoset_path)
+    missed = _read_missed(missed_path)
+    rows = _read_annotations(ann_path, report)
+    report.videos_listed = len(videoset)
+    listed = {v for v, _ in videoset}
+    report.rows_without_video = sum(len(r) for v, r in rows.items() if v not in listed)
+    for name in (["train", "test"] if split is None else [split]):
+        report.videos[name] = 0
+        report.samples[name] = 0
+
+    samples: list[Sample] = []
+    for video, video_split in videoset:
+        if video in missed:
+            report.missed_videos_dropped += 1
+            continue
+        if split is not None and video_split != split:
+            continue
+        report.videos[video_split] += 1
+        video_rows = rows.get(video, [])
+        # frame -> (ids in file order, {id: (mask_sum, H, W)})
+        frames: list[tuple[int, list[int], dict[int, tuple[int, int, int]]]] = []
+        for frame in _h5_frames(masks_dir / video):
+            path = masks_dir / video / f"{frame:05d}.h5"
+            try:
+                ids, stored = read_a2d_h5(path, transpose=False)  # (N, W, H)
+            except DataError as exc:
+                if not skip_bad:
+                    raise DataError(f"{exc}; re-download the file, or pass --skip-bad to skip "
+                                    "it") from exc
+                log.warning("skipping %s: %s", path, exc)
+                report.bad_files.append((str(path), str(exc)))
+                continue
+            stats = {}
+            for k in dict.fromkeys(ids):  # unique, first occurrence wins
+                m = stored[ids.index(k)]  # (W, H): a pixel count needs no transposition
+                stats[k] = (int(np.count_nonzero(m)), int(m.shape[1]), int(m.shape[0]))
+            if stored.shape[0] > len(set(ids)):
+                log.debug("%s holds %d masks for %d instances; the trailing ones are unused",
+                          path, stored.shape[0], len(set(ids)))
+            frames.append((frame, ids, stats))
+
+        queried = {inst for inst, _ in video_rows}
+        if len(queried) < len(video_rows):
+            # each repeated row still yields its own samples (with the same Sample.key)
+            report.notes.append(f"{video}: {len(video_rows) - len(queried)} text rows repeat an "
+                                "instance id")
+        listed_ids = {k for _, _, stats in frames for k in stats}
+        for inst, query in video_rows:
+            if inst not in listed_ids:
+                report.ids_without_mask.append((video, inst))
+            for frame, _, stats in frames:
+                if inst in stats:
+                    mask_sum, height, width = stats[inst]
+                    samples.append(Sample("a2d", video_split, video, frame, inst, query,
+                                          height, width, mask_sum))
+                    report.samples[video_split] += 1
+        for frame, _, stats in frames:
+            report.masks_without_query.extend((video, frame, k) for k in stats
+                                              if k not in queried)
+    return samples, report
+
+
+def load_a2d_mask(root: str | Path, sample: Sample) -> np.ndarray:
+    """The ground-truth mask of ``sample``: (H, W) uint8 0/1 at original resolution."""
+    path = (Path(root) / "text_annotations" / "a2d_annotation_with_instances" / sample.video
+            / f"{sample.frame:05d}.h5")
+    if not path.is_file():
+        raise DataError(f"mask file {path} of sample {sample.key} does not exist; pass the A2D "
+                        "root the samples were indexed from")
+    ids, masks = read_a2d_h5(path)
+    if sample.instance not in ids:
+        raise DataError(f"{path} does not list instance {sample.instance} (it lists {ids})")
+    return masks[ids.index(sample.instance)]

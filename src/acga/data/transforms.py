@@ -1,0 +1,176 @@
+"""Geometric transforms on clips, masks and queries: the centred letterbox, its exact inverse,
+and a horizontal flip that also swaps "left" and "right" in the query.
+
+Letterbox geometry (SPEC section 1, steps 2 and 8). A frame of H x W is pasted centred on a
+black M x M square, M = max(H, W), at offset ((M - H) // 2, (M - W) // 2) (the smaller padding
+on the top/left when the difference is odd), and the square is resized M -> S. The inverse
+resizes S -> M and crops the H x W window at the same offset.
+
+Nearest-neighbour resizing samples pixel centres with integer arithmetic: output pixel j of a
+resize n -> m reads input pixel floor((j + 0.5) * n / m) = ((2j + 1) * n) // (2m). With this
+rule, resizing M -> S -> M is the identity whenever S >= M (each of the M source pixels maps to
+its own block of S / M output pixels and back), so ``unletterbox_mask(letterbox_mask(m, S), H,
+W) == m`` exactly. Floating-point index computations (``torch`` nearest modes) can be off by one
+at block boundaries, which is why masks do not use them. :func:`acga.postprocess.undo_letterbox`
+uses the same rule.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import InvalidShapeError
+
+__all__ = ["letterbox", "letterbox_mask", "unletterbox_mask", "letterbox_geometry", "hflip",
+           "swap_left_right"]
+
+
+def letterbox_geometry(height: int, width: int) -> tuple[int, int, int]:
+    """(M, top, left): the square's side M = max(H, W) and where the H x W frame sits in it."""
+    if height <= 0 or width <= 0:
+        raise ValueError(f"frame size {height}x{width} must be positive")
+    side = max(height, width)
+    return side, (side - height) // 2, (side - width) // 2
+
+
+def _nearest_index(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out,) int64: the source pixel of each output pixel of a nearest resize n_in -> n_out."""
+    return ((2 * np.arange(n_out, dtype=np.int64) + 1) * n_in) // (2 * n_out)
+
+
+def _check_size(size: int) -> None:
+    if int(size) != size or size <= 0:
+        raise ValueError(f"letterbox size must be a positive integer, got {size!r}")
+
+
+def letterbox(frames: np.ndarray, size: int) -> np.ndarray:
+    """Centre-pad RGB frames to a square and resize it (bilinear) to ``size``.
+
+    Args:
+        frames: (T, H, W, 3) uint8.
+        size: side S of the output square.
+
+    Returns:
+        (T, S, S, 3) uint8; the padding is black.
+    """
+    _check_size(size)
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise InvalidShapeError("frames", frames.shape, "(T, H, W, 3)")
+    t, h, w, _ = frames.shape
+    side, top, left = letterbox_geometry(h, w)
+    square = np.zeros((t, side, side, 3), dtype=frames.dtype)  # (T, M, M, 3)
+    square[:, top:top + h, left:left + w] = frames
+    if side == size:
+        return square.astype(np.uint8, copy=False)
+    x = torch.from_numpy(square).permute(0, 3, 1, 2).float()  # (T, 3, M, M)
+    # antialias only matters when shrinking; it keeps thin structures from aliasing away
+    y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                      antialias=size < side)
+    return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def letterbox_mask(mask: np.ndarray, size: int) -> np.ndarray:
+    """Centre-pad a mask to a square and resize it (nearest) to ``size``.
+
+    Args:
+        mask: (H, W) (any dtype; 0/1 for ground truth).
+        size: side S of the output square.
+
+    Returns:
+        (S, S) of the mask's dtype; the padding is 0.
+    """
+    _check_size(size)
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise InvalidShapeError("mask", mask.shape, "(H, W)")
+    h, w = mask.shape
+    side, top, left = letterbox_geometry(h, w)
+    square = np.zeros((side, side), dtype=mask.dtype)  # (M, M)
+    square[top:top + h, left:left + w] = mask
+    idx = _nearest_index(side, size)
+    return square[idx[:, None], idx[None, :]]
+
+
+def unletterbox_mask(mask_square: np.ndarray, height: int, width: int, *,
+                     mode: Literal["nearest", "bilinear"] = "nearest") -> np.ndarray:
+    """The exact inverse of :func:`letterbox_mask`: resize S -> max(H, W), crop the frame.
+
+    Args:
+        mask_square: (S, S) or (B, S, S): binary masks (``mode="nearest"``, dtype kept) or float
+            responses (``mode="bilinear"``, returned as float32).
+        height, width: the original frame size H, W.
+
+    Returns:
+        (H, W) or (B, H, W).
+    """
+    arr = np.asarray(mask_square)
+    if arr.ndim not in (2, 3) or arr.shape[-1] != arr.shape[-2]:
+        raise InvalidShapeError("mask_square", arr.shape, "(S, S) or (B, S, S)")
+    size = arr.shape[-1]
+    side, top, left = letterbox_geometry(height, width)
+    if mode == "nearest":
+        idx = _nearest_index(size, side)
+        rows, cols = idx[top:top + height], idx[left:left + width]
+        return arr[..., rows[:, None], cols[None, :]]
+    if mode != "bilinear":
+        raise ValueError(f"unletterbox mode must be 'nearest' or 'bilinear', got {mode!r}")
+    x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    x = x.reshape(-1, 1, size, size)  # (B, 1, S, S)
+    y = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False,
+                      antialias=side < size)
+    y = y[:, 0, top:top + height, left:left + width]  # (B, H, W)
+    return y.reshape(arr.shape[:-2] + (height, width)).numpy()
+
+
+# "left"/"right" as whole words, with the suffixes that keep the meaning ("leftmost",
+# "rightwards"); "bright", "lefty" or "copyright" are left alone.
+_SIDE_WORD = re.compile(r"\b(left|right)(most|wards?)?\b", re.IGNORECASE)
+
+
+def _match_case(template: str, word: str) -> str:
+    if template.isupper():
+        return word.upper()
+    if template[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word
+
+
+def swap_left_right(query: str) -> str:
+    """Swap the words left and right (and leftmost/rightmost, ...), keeping each word's case."""
+    def repl(m: re.Match) -> str:
+        side, suffix = m.group(1), m.group(2) or ""
+        other = "right" if side.lower() == "left" else "left"
+        return _match_case(side, other) + suffix
+
+    return _SIDE_WORD.sub(repl, query)
+
+
+def hflip(frames: np.ndarray, mask: np.ndarray | None, query: str
+          ) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Mirror a clip and its mask left to right and swap left/right in the query.
+
+    Args:
+        frames: (T, H, W, 3).
+        mask: (H, W), or ``None``.
+        query: the sentence.
+
+    Returns:
+        (frames (T, H, W, 3), mask (H, W) or None, query), arrays as new contiguous copies.
+    """
+    frames = np.asarray(frames)
+    if frames.ndim != 4:
+        raise InvalidShapeError("frames", frames.shape, "(T, H, W, 3)")
+    flipped = np.ascontiguousarray(frames[:, :, ::-1])
+    flipped_mask = None
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != frames.shape[1:3]:
+            raise InvalidShapeError("mask", mask.shape, f"(H, W) = {frames.shape[1:3]}")
+        flipped_mask = np.ascontiguousarray(mask[:, ::-1])
+    return flipped, flipped_mask, swap_left_right(query)

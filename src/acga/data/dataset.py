@@ -202,7 +202,7 @@ def build_dataset(cfg: Config, split: str | None, *, root: str | Path | None = N
                   dataset: str | None = None, vectors=None, preload: bool = False,
                   samples: Sequence[Sample] | None = None) -> SegmentationDataset:
     """The dataset of a config's split (``split`` None for JHMDB)."""
-    from .text import load_word_vectors
+    from .text import candidate_words, load_word_vectors
 
     dataset = dataset or cfg.data.dataset
     root = resolve_root(cfg, root, dataset)
@@ -210,7 +210,9 @@ def build_dataset(cfg: Config, split: str | None, *, root: str | Path | None = N
         samples = index_samples(dataset, root, split, frames=cfg.data.jhmdb_frames)
     if not samples:
         raise DataError(f"{dataset} root {root} has no samples for split {split!r}")
-    vectors = vectors if vectors is not None else load_word_vectors(cfg.data.word_vectors)
+    if vectors is None:  # keep only the words these queries can ask for (GoogleNews is 3.6 GB)
+        vectors = load_word_vectors(cfg.data.word_vectors,
+                                    vocab=candidate_words(s.query for s in samples))
     if vectors.dim != cfg.model.word_dim:
         raise DataError(f"word vectors {cfg.data.word_vectors!r} have {vectors.dim} dimensions but "
                         f"model.word_dim = {cfg.model.word_dim}; set model.word_dim={vectors.dim}")

@@ -1,0 +1,121 @@
+"""Ablation runner: train and evaluate a suite of configs on the synthetic benchmark.
+
+Each config of a suite is taken as written (its attention, MRF, loss, heads, encoder...) and
+brought to the demo's CPU size by :func:`small_variant`, which overrides only sizes, the visual
+backbone (a small 3-D CNN from pixels instead of cached I3D features) and the schedule. So every
+row trains the same way with the same budget, and differs only where the paper's row differs.
+The table is written beside the paper's numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Sequence
+
+from .config import Config, config_to_dict, load_config
+from .utils import atomic_write, atomic_write_json
+
+__all__ = ["SUITES", "small_variant", "run_suite"]
+
+log = logging.getLogger(__name__)
+
+# suite -> [(config, paper row name in acga.paper_results)]
+SUITES: dict[str, list[tuple[str, str]]] = {
+    "paper": [
+        ("ablations/baseline", "Baseline (RGB)"),
+        ("ablations/baseline_mrf", "Baseline + MRF (RGB)"),
+        ("ablations/baseline_mrf_wbce", "Baseline + MRF + WBCE (RGB)"),
+        ("ablations/full", "ACGA (paper)"),
+    ],
+    "supplement": [
+        ("ablations/f_ta_only", "F_TA only"),
+        ("ablations/f_va_only", "F_VA only"),
+        ("ablations/full", "ACGA (paper)"),
+        ("ablations/kwa", "Key-Word-Aware"),
+        ("ablations/lstm", "LSTM"),
+        ("ablations/clip8", "Length=8"),
+        ("ablations/clip24", "Length=24"),
+        ("ablations/res3", "Res3"),
+        ("ablations/res3_res1", "Res3 + Res1"),
+        ("ablations/res3_res2", "Res3 + Res2"),
+        ("ablations/weight1_0", "Weight=1.0"),
+        ("ablations/weight2_0", "Weight=2.0"),
+    ],
+}
+
+# Model fields that set the size of the network (not what an ablation switches).
+_SIZE_FIELDS = ("backbone", "small3d_widths", "visual_dim", "word_dim", "input_size",
+                "resolutions", "head_widths", "deconv_dims")
+
+
+def small_variant(name: str, demo: Config, extra: Sequence[str] = ()) -> Config:
+    """``name`` at the demo's size and schedule; clip length scaled like the demo's (16 -> 8)."""
+    paper = load_config(name)
+    overrides = [f"model.{f}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
+                 for f in _SIZE_FIELDS for v in [getattr(demo.model, f)]]
+    clip = max(2, paper.model.clip_len * demo.model.clip_len // 16)
+    overrides += [f"model.clip_len={clip}"]
+    for f in ("lr", "batch_size", "epochs", "lr_step", "seed", "sampling", "steps_per_epoch"):
+        v = getattr(demo.train, f)
+        overrides.append(f"train.{f}={'null' if v is None else v}")
+    overrides += ["data.source=video", f"data.word_vectors={demo.data.word_vectors}"]
+    return load_config(name, overrides + list(extra))
+
+
+def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0,
+              progress: bool = True, extra: Sequence[str] = ()) -> list[dict]:
+    import torch
+
+    from .data.dataset import build_dataset
+    from .data.synth import generate_a2d
+    from .data.text import load_word_vectors
+    from .engine import evaluate, fit
+    from .metrics import format_table
+    from .paper_results import PAPER_RESULTS, paper_metrics
+
+    out = Path(out)
+    demo = load_config("demo_quick" if quick else "demo")
+    root = out / "data" / "a2d"
+    if not (root / "synth_meta.json").exists():
+        generate_a2d(root, videos=demo.synth.videos, seed=seed, size=demo.synth.size)
+    vectors = load_word_vectors(demo.data.word_vectors)
+    rows = []
+    for name, paper_row in SUITES[suite]:
+        cfg = small_variant(name, demo, extra)
+        run_dir = out / name.replace("/", "_")
+        metrics_path = run_dir / "metrics.json"
+        if metrics_path.exists():
+            rows.append(json.loads(metrics_path.read_text()))
+            log.info("%s: done before, reusing %s", name, metrics_path)
+            continue
+        t0 = time.perf_counter()
+        train_set = build_dataset(cfg, "train", root=root, vectors=vectors, preload=True)
+        test_set = build_dataset(cfg, "test", root=root, vectors=vectors, preload=True)
+        model = fit(cfg, train_set, run_dir, resume=(run_dir / "last.safetensors").exists(),
+                    progress=progress)
+        with torch.inference_mode():
+            acc = evaluate(model, test_set)
+        row = {"config": name, "paper_row": paper_row, "acga": acc.result("acga"),
+               "coco": acc.result("coco"), "seconds": round(time.perf_counter() - t0, 1),
+               "config_resolved": config_to_dict(cfg)}
+        atomic_write_json(metrics_path, row)
+        rows.append(row)
+    table = [(f"{r['config']} (synthetic)", r["acga"]) for r in rows]
+    paper = PAPER_RESULTS.get("a2d", {})
+    table_paper = [(f"{r['paper_row']} (paper, A2D)", paper_metrics("a2d", r["paper_row"]))
+                   for r in rows if r["paper_row"] in paper]
+    md = [f"# Ablation suite `{suite}` on the synthetic benchmark", "",
+          f"Demo size ({'quick' if quick else 'default'}), seed {seed}; command: "
+          f"`acga ablate --suite {suite}{' --quick' if quick else ''}`.", "",
+          format_table(table, "acga", markdown=True), "",
+          "Wall time per row (s): " + ", ".join(f"{r['config']} {r['seconds']}" for r in rows), "",
+          "The paper's rows on A2D-Sentences, for comparison:", "",
+          format_table(table_paper, "acga", markdown=True) if table_paper else "(none)", ""]
+    with atomic_write(out / f"ablation_{suite}.md", "w") as handle:
+        handle.write("\n".join(md))
+    atomic_write_json(out / f"ablation_{suite}.json", rows)
+    return rows
+

@@ -1,0 +1,518 @@
+"""The feature cache: frozen I3D Mixed_4e outputs, computed once per clip (SPEC section 1 step 2).
+
+Everything up to Mixed_4e is frozen, so ``acga extract`` runs it once per sample and training
+reads the cache. The authors' release loads all features (163 GB) into RAM; this cache reads one
+sample at a time from a memory map, so a data loader's peak memory does not grow with the
+dataset (measured by ``benchmarks/cache_loader.py``).
+
+Layout of a cache folder (one modality per cache)::
+
+    CACHE/manifest.json          settings + the list of finished keys (written atomically)
+    CACHE/features/<key>.npy     one sample, (C, T, H, W) (528, 4, 32, 32) for the paper config
+    CACHE/.lock                  held (flock) by the one process that writes the cache
+
+Design and crash safety:
+
+- Every sample is written to a temporary file in ``features/`` (name starting with ``.``) and
+  renamed to ``<key>.npy`` only when complete and fsynced, so a file under its final name is a
+  whole entry. A crash leaves at most a temporary file, which the next writer deletes.
+- The manifest is rewritten (atomically) every ``flush_every`` writes and on :meth:`close`, not
+  on every write (that would cost O(N^2) for N samples). On open, finished files that the
+  manifest does not list yet (written after the last flush, before a crash) are adopted after a
+  size check; a file whose size is not that of a whole entry (torn by a power cut or a copy) is
+  never read: it is dropped from the index, deleted by a writer, and redone by ``acga extract``.
+- The manifest records the settings the features depend on (:class:`CacheSettings`): opening an
+  existing cache for writing with other settings is refused with a :class:`DataError` naming the
+  fields that differ, so one cache never mixes features of two backbones or resolutions.
+- Sharded extraction (``--shard i/n``) writes one cache folder per shard;
+  :func:`merge_shards` checks that their settings agree and hard-links (or copies) their files
+  into one cache with one manifest.
+- On disk float16 by default (half the size of float32: 4.3 MB per paper-config sample),
+  float32 as an option; :meth:`FeatureCache.read` always
+  returns float32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import DataError, InvalidShapeError
+from ..utils import atomic_write_json
+
+__all__ = [
+    "CacheSettings",
+    "FeatureCache",
+    "CacheReport",
+    "CachedFeatureDataset",
+    "merge_shards",
+    "weights_sha256",
+    "MANIFEST",
+]
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+_FORMAT = "acga-feature-cache"
+_VERSION = 1
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")
+
+
+def weights_sha256(path: str | os.PathLike | None) -> str:
+    """sha256 hex digest of a weights file (streamed), or ``"random"`` when there is none."""
+    if path is None:
+        return "random"
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise DataError(f"cannot read weights {path}: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """What the cached features depend on; stored in the manifest and compared on open."""
+
+    backbone: str
+    """e.g. ``i3d_mixed_4e``."""
+    weights_sha256: str
+    """:func:`weights_sha256` of the backbone weights, or ``"random"``."""
+    modality: str
+    """``rgb`` or ``flow``."""
+    clip_len: int
+    """Frames per clip (16 in the paper)."""
+    input_size: int
+    """Square input resolution (512 in the paper)."""
+    feature_shape: tuple[int, ...]
+    """Per-sample shape, (C, T, H, W) = (528, 4, 32, 32) in the paper configuration."""
+    dtype: Literal["float16", "float32"] = "float16"
+    """On-disk dtype; reads are float32 either way."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feature_shape", tuple(int(s) for s in self.feature_shape))
+        if self.dtype not in ("float16", "float32"):
+            raise DataError(f"feature cache dtype must be float16 or float32, got {self.dtype!r}")
+        if not self.feature_shape or min(self.feature_shape) < 1:
+            raise DataError(f"feature cache shape {self.feature_shape} has an empty dimension")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["feature_shape"] = list(self.feature_shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "manifest") -> "CacheSettings":
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise DataError(f"{source} lacks the settings {', '.join(missing)}")
+        try:
+            return cls(**{n: data[n] for n in names})
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{source} has invalid settings: {exc}") from exc
+
+    def differences(self, other: "CacheSettings") -> list[str]:
+        """``"field: A != B"`` for every field that differs (self first)."""
+        return [f"{f.name}: {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
+                for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+    @property
+    def entry_bytes(self) -> int:
+        """Exact size of one ``.npy`` entry: header + data (the header is deterministic)."""
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buf, {"descr": np.dtype(self.dtype).str, "fortran_order": False,
+                  "shape": self.feature_shape})
+        return buf.tell() + math.prod(self.feature_shape) * np.dtype(self.dtype).itemsize
+
+
+@dataclass
+class CacheReport:
+    """What :meth:`FeatureCache.verify` found."""
+
+    ok: int
+    bad: dict[str, str]
+    """key -> what is wrong (missing, torn, wrong shape, non-finite)."""
+    stray: list[str]
+    """Temporary or foreign files in ``features/`` (leftovers of a crash)."""
+
+    @property
+    def clean(self) -> bool:
+        return not self.bad and not self.stray
+
+
+class FeatureCache:
+    """One cache folder (see the module docstring). Use :meth:`create` or :meth:`open`.
+
+    A writable cache holds an exclusive lock on the folder until :meth:`close` (or the end of a
+    ``with`` block); reading needs no lock and may run while a writer adds samples.
+    """
+
+    def __init__(self, path: Path, settings: CacheSettings, keys: set[str], writable: bool,
+                 flush_every: int, lock: object | None):
+        self.path = path
+        self.settings = settings
+        self._keys = keys
+        self.writable = writable
+        self.flush_every = flush_every
+        self._lock = lock
+        self._unflushed = 0
+        self._entry_bytes = settings.entry_bytes
+
+    # -- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | os.PathLike, settings: CacheSettings, *, flush_every: int = 64) -> "FeatureCache":
+        """Open ``path`` for writing: a new cache, or resume an existing one with equal settings.
+
+        Raises:
+            DataError: the folder holds a cache with other settings (the message names the
+                fields), or a file that is not a cache manifest, or another writer holds it.
+        """
+        path = Path(path)
+        (path / "features").mkdir(parents=True, exist_ok=True)
+        lock = _acquire_lock(path)
+        try:
+            manifest = path / MANIFEST
+            if manifest.exists():
+                found, keys = _read_manifest(manifest)
+                diff = found.differences(settings)
+                if diff:
+                    raise DataError(f"feature cache {path} was made with other settings "
+                                    f"(cache != requested): {'; '.join(diff)}. Use another "
+                                    f"--out folder, or delete this one to rebuild it")
+            else:
+                keys = set()
+            cache = cls(path, settings, keys, True, flush_every, lock)
+            cache._reconcile(repair=True)
+            cache.flush()
+        except BaseException:
+            _release_lock(lock)
+            raise
+        log.info("feature cache %s: %d samples done", path, len(cache._keys))
+        return cache
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, expect: CacheSettings | None = None) -> "FeatureCache":
+        """Open an existing cache read-only.
+
+        Args:
+            path: the cache folder.
+            expect: settings the caller needs; a difference is a :class:`DataError` naming the
+                fields.
+        """
+        path = Path(path)
+        manifest = path / MANIFEST
+        if not manifest.is_file():
+            raise DataError(f"{path} is not a feature cache (no {MANIFEST}); run `acga extract "
+                            f"--out {path}` first")
+        settings, keys = _read_manifest(manifest)
+        if expect is not None:
+            diff = settings.differences(expect)
+            if diff:
+                raise DataError(f"feature cache {path} does not match the config "
+                                f"(cache != expected): {'; '.join(diff)}")
+        cache = cls(path, settings, keys, False, 0, None)
+        cache._reconcile(repair=False)
+        return cache
+
+    def _file(self, key: str) -> Path:
+        return self.path / "features" / f"{key}.npy"
+
+    def _reconcile(self, repair: bool) -> None:
+        """Make the key set match whole files on disk (see the module docstring)."""
+        on_disk: dict[str, int] = {}
+        stray: list[Path] = []
+        with os.scandir(self.path / "features") as entries:
+            for entry in entries:
+                if entry.name.endswith(".npy") and not entry.name.startswith("."):
+                    on_disk[entry.name[:-4]] = entry.stat().st_size
+                else:
+                    stray.append(Path(entry.path))
+        keys = set()
+        for key in self._keys | set(on_disk):
+            size = on_disk.get(key)
+            if size == self._entry_bytes:
+                keys.add(key)
+                continue
+            why = "missing" if size is None else f"torn ({size} of {self._entry_bytes} bytes)"
+            log.warning("feature cache %s: entry %s is %s; it will be redone", self.path, key, why)
+            if repair and size is not None:
+                self._file(key).unlink()
+        if repair:
+            for p in stray:
+                if p.name.startswith(".") and p.name.endswith(".tmp"):
+                    log.info("feature cache %s: removing %s left by an interrupted write",
+                             self.path, p.name)
+                    p.unlink()
+        changed = keys != self._keys
+        self._keys = keys
+        if changed:
+            self._unflushed += 1
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def has(self, key: str) -> bool:
+        return key in self._keys
+
+    __contains__ = has
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def keys(self) -> list[str]:
+        """The finished keys, sorted."""
+        return sorted(self._keys)
+
+    def read(self, key: str, *, mmap: bool = False) -> np.ndarray:
+        """One sample, ``settings.feature_shape`` (e.g. (528, 4, 32, 32)).
+
+        Args:
+            mmap: return the read-only on-disk array (its dtype) instead of a float32 copy.
+
+        Raises:
+            DataError: the key is not in the cache, or its file is corrupt (names the file).
+        """
+        if key not in self._keys:
+            raise DataError(f"feature cache {self.path} has no sample {key!r}; run `acga extract` "
+                            f"for this dataset and split (it resumes where it stopped)")
+        file = self._file(key)
+        try:
+            arr = np.load(file, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataError(f"feature file {file} cannot be read ({exc}); delete it and re-run "
+                            f"`acga extract` to redo it") from exc
+        if arr.shape != self.settings.feature_shape or arr.dtype != np.dtype(self.settings.dtype):
+            raise DataError(f"feature file {file} holds {arr.dtype}{arr.shape}, the manifest says "
+                            f"{self.settings.dtype}{self.settings.feature_shape}")
+        return arr if mmap else np.array(arr, dtype=np.float32)
+
+    def verify(self, deep: bool = False) -> CacheReport:
+        """Check every listed entry: present, whole; with ``deep`` also readable, of the right
+        shape and dtype, and finite (reads everything: ~1 min per 10 GB)."""
+        bad: dict[str, str] = {}
+        for key in sorted(self._keys):
+            file = self._file(key)
+            try:
+                size = file.stat().st_size
+            except FileNotFoundError:
+                bad[key] = "missing"
+                continue
+            if size != self._entry_bytes:
+                bad[key] = f"torn ({size} of {self._entry_bytes} bytes)"
+                continue
+            if deep:
+                try:
+                    arr = self.read(key, mmap=True)
+                except DataError as exc:
+                    bad[key] = str(exc)
+                    continue
+                if not np.isfinite(arr).all():
+                    bad[key] = "non-finite values"
+        stray = sorted(e.name for e in os.scandir(self.path / "features")
+                       if not (e.name.endswith(".npy") and not e.name.startswith(".")))
+        return CacheReport(ok=len(self._keys) - len(bad), bad=bad, stray=stray)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(self, key: str, array: np.ndarray) -> None:
+        """Store one sample atomically (replacing an existing one).
+
+        Args:
+            key: a file-name-safe id (:attr:`acga.data.records.Sample.key`).
+            array: ``settings.feature_shape``, any float dtype (a torch tensor on the CPU works).
+        """
+        if not self.writable:
+            raise DataError(f"feature cache {self.path} was opened read-only; use FeatureCache.create")
+        if not _KEY.match(key):
+            raise DataError(f"feature cache key {key!r} is not file-name-safe "
+                            f"(letters, digits, _ . + = -; not starting with a dot)")
+        array = np.asarray(array)
+        if array.shape != self.settings.feature_shape:
+            raise InvalidShapeError(f"features of {key}", array.shape, str(self.settings.feature_shape))
+        with np.errstate(over="ignore"):  # overflow to inf is reported just below
+            data = np.ascontiguousarray(array, dtype=self.settings.dtype)
+        if not np.isfinite(data).all():
+            where = "after conversion to float16 (values beyond +-65504)" if np.isfinite(array).all() else ""
+            raise DataError(f"features of {key} have NaN or infinite values {where}".rstrip())
+        final = self._file(key)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=final.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.lib.format.write_array(handle, data, allow_pickle=False)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self._keys.add(key)
+        self._unflushed += 1
+        if self._unflushed >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the manifest now (atomically)."""
+        if not self.writable:
+            return
+        _write_manifest(self.path, self.settings, self._keys)
+        self._unflushed = 0
+
+    def close(self) -> None:
+        """Flush the manifest and release the lock (a writable cache); idempotent."""
+        if self.writable and self._lock is not None:
+            self.flush()
+            _release_lock(self._lock)
+            self._lock = None
+
+    def __enter__(self) -> "FeatureCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        # Data-loader workers get a read-only view: the lock and writes stay in the parent.
+        state = self.__dict__.copy()
+        state.update(_lock=None, writable=False, _unflushed=0)
+        return state
+
+    def __repr__(self) -> str:
+        mode = "rw" if self.writable else "r"
+        return f"FeatureCache({str(self.path)!r}, {len(self)} samples, {self.settings.dtype}, {mode})"
+
+
+def merge_shards(out: str | os.PathLike, shard_paths: Sequence[str | os.PathLike], *,
+                 copy: bool = False) -> FeatureCache:
+    """Merge shard caches (same settings) into the cache ``out`` with one manifest.
+
+    Files are hard-linked when possible (no extra disk), else copied (``copy=True`` forces
+    copies). A key present in ``out`` or in an earlier shard is kept from there. ``out`` may
+    already hold samples (merging is resumable). Returns ``out`` opened read-only.
+
+    Raises:
+        DataError: a shard is not a cache, or its settings differ from the first shard's (the
+            message names the shard and the fields).
+    """
+    if not shard_paths:
+        raise DataError("merge_shards needs at least one shard cache")
+    shards = [FeatureCache.open(p) for p in shard_paths]
+    settings = shards[0].settings
+    for shard in shards[1:]:
+        diff = shard.settings.differences(settings)
+        if diff:
+            raise DataError(f"shard {shard.path} has other settings than {shards[0].path} "
+                            f"(shard != first): {'; '.join(diff)}")
+    with FeatureCache.create(out, settings) as merged:
+        for shard in shards:
+            added = 0
+            for key in shard.keys():
+                if merged.has(key):
+                    continue
+                src, dst = shard._file(key), merged._file(key)
+                tmp = dst.with_name(f".{key}.merge.tmp")
+                if not copy:
+                    try:
+                        os.link(src, tmp)
+                    except OSError:
+                        shutil.copyfile(src, tmp)
+                else:
+                    shutil.copyfile(src, tmp)
+                os.replace(tmp, dst)
+                merged._keys.add(key)
+                merged._unflushed += 1
+                added += 1
+            log.info("merged %d samples from %s", added, shard.path)
+    return FeatureCache.open(out)
+
+
+class CachedFeatureDataset(Dataset):
+    """A torch ``Dataset`` over cache entries: item i is ``cache.read(keys[i])`` as a float32
+    tensor of ``cache.settings.feature_shape``. Nothing is held in memory between items."""
+
+    def __init__(self, cache: FeatureCache, keys: Sequence[str] | None = None):
+        self.cache = cache
+        self.keys = list(cache.keys() if keys is None else keys)
+        missing = [k for k in self.keys if not cache.has(k)]
+        if missing:
+            raise DataError(f"feature cache {cache.path} lacks {len(missing)} of {len(self.keys)} "
+                            f"samples (first: {missing[0]}); run `acga extract` to add them")
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i: int) -> "torch.Tensor":
+        return torch.from_numpy(self.cache.read(self.keys[i]))
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _read_manifest(path: Path) -> tuple[CacheSettings, set[str]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path} is not a feature cache manifest ({exc}); delete the folder to "
+                        f"rebuild the cache") from exc
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        raise DataError(f"{path} is not an acga feature cache manifest (no \"format\": "
+                        f"\"{_FORMAT}\")")
+    if data.get("version") != _VERSION:
+        raise DataError(f"{path}: feature cache version {data.get('version')!r}, this acga reads "
+                        f"version {_VERSION}; re-run `acga extract`")
+    settings = CacheSettings.from_dict(data.get("settings") or {}, str(path))
+    keys = data.get("keys")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise DataError(f"{path}: \"keys\" is not a list of strings")
+    return settings, set(keys)
+
+
+def _write_manifest(path: Path, settings: CacheSettings, keys: Iterable[str]) -> None:
+    atomic_write_json(path / MANIFEST, {
+        "format": _FORMAT,
+        "version": _VERSION,
+        "settings": settings.to_dict(),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "num_samples": len(set(keys)),
+        "keys": sorted(keys),
+    }, indent=1)
+
+
+def _acquire_lock(path: Path):
+    handle = open(path / ".lock", "a+b")
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory lock; single writer by convention
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise DataError(f"feature cache {path} is being written by another process; run one "
+                        f"writer per folder (use --shard i/n with separate --out folders)") from None
+    return handle
+
+
+def _release_lock(handle) -> None:
+    with contextlib.suppress(OSError):
+        handle.close()  # closing the descriptor releases the flock

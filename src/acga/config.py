@@ -123,6 +123,19 @@ class ModelConfig:
     init: Literal["released", "pytorch"] = "released"
     """``released``: Linear weights N(0, 0.02), zero bias; convolutions PyTorch's default."""
 
+    # --- baselines (acga.models.baselines; ignored by ACGA) -------------------------------------
+    lstm_hidden: int = 1000
+    """Hidden size of the LSTM sentence encoder of the ``hu`` and ``li`` baselines (Hu et al.
+    2016: 1000)."""
+    classifier_width: int = 500
+    """Width of the hidden 1x1 convolution of the ``hu`` baseline's classifier (Hu et al.: 500)."""
+    cmsa_dim: int = 512
+    """``cmsa`` baseline: channels of each level's pooled cross-modal feature and of the fused
+    map (gated multi-level fusion, cross-frame self-attention)."""
+    cmsa_key_dim: int = 64
+    """``cmsa`` baseline: query/key/value channels of the cross-modal self-attention over the
+    word-pixel volume (kept small: that volume has num_words x r1 x r1 positions)."""
+
 
 @dataclass(frozen=True)
 class LossConfig:
@@ -389,6 +402,10 @@ def _validate(cfg: Config, source: str) -> None:
     def fail(msg: str) -> None:
         raise ConfigError(f"config {source}: {msg}")
 
+    from .models import MODELS  # the registry is the one list of model names
+
+    if m.name not in MODELS:
+        fail(f"model.name = {m.name!r} is not a model; use one of: {', '.join(sorted(MODELS))}")
     if "L" not in m.heads:
         fail(f"model.heads = {list(m.heads)} must contain 'L' (Res3, the output resolution)")
     if len(set(m.heads)) != len(m.heads):

@@ -45,6 +45,7 @@ def test_unknown_key_names_the_key_and_the_nearest(tmp_path):
     ("model.resolutions=[32, 64, 512]", r"each must be 4x the previous"),
     ("model.visual_dim=100", r"trains I3D's Mixed_4f"),
     ("nonsense.key=1", r"unknown key nonsense"),
+    ("model.name=unet", r"model.name = 'unet' is not a model; use one of: acga, cmsa, gavrilyuk, hu, li"),
 ])
 def test_impossible_values_fail_at_load_time(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -18,7 +18,23 @@ def _acga(cfg: ModelConfig) -> nn.Module:
     return ACGA(cfg)
 
 
-MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {"acga": _acga}
+def _baseline(name: str) -> Callable[[ModelConfig], nn.Module]:
+    def build(cfg: ModelConfig) -> nn.Module:
+        from . import baselines
+
+        return getattr(baselines, f"build_{name}")(cfg)
+
+    build.__name__ = f"build_{name}"
+    return build
+
+
+MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {
+    "acga": _acga,
+    "gavrilyuk": _baseline("gavrilyuk"),
+    "hu": _baseline("hu"),
+    "li": _baseline("li"),
+    "cmsa": _baseline("cmsa"),
+}
 
 
 def build_model(cfg: Config | ModelConfig) -> nn.Module:

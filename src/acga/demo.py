@@ -75,7 +75,7 @@ def run_demo(out: str | Path = "acga-demo", *, quick: bool = False, seed: int = 
              progress: bool = True, overrides: list[str] | None = None) -> DemoResult:
     import torch
 
-    from .data.dataset import build_dataset, index_samples
+    from .data.dataset import build_dataset
     from .data.synth import generate_a2d, generate_jhmdb
     from .data.text import load_word_vectors
     from .engine import evaluate, fit

@@ -15,7 +15,6 @@ reproduces the release); docs/faithfulness.md lists them.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import ModelConfig
@@ -23,7 +22,7 @@ from .attention import (KeyWordAwareAttention, LanguageGuidedVisionAttention,
                         VisionGuidedLanguageAttention, masked_max)
 from .backbone import build_visual_backbone
 from .decoder import MultiResolutionDecoder
-from .layers import check_shape, coordinate_map
+from .layers import check_shape
 from .text_encoder import build_text_encoder
 
 __all__ = ["ACGA", "build_acga", "init_released"]
@@ -67,8 +66,6 @@ class ACGA(nn.Module):
         self.decoder = MultiResolutionDecoder(
             video_dim, c.word_dim, c.coord_dim, c.resolutions, c.heads, c.mrf, c.head_widths,
             c.deconv_dims, c.deconv_activation, c.coords, c.concat_order)
-        self.register_buffer("coords_S", coordinate_map(c.resolutions[0], c.resolutions[0]),
-                             persistent=False)
         if c.init == "released":
             init_released(self.text_encoder)
             for m in (self.text_attention, self.vision_attention):
@@ -92,7 +89,8 @@ class ACGA(nn.Module):
         if not c.mask_padding:
             word_mask = None  # neither the paper nor the release masks padded words
         b = f_v.shape[0]
-        f_vc = torch.cat([f_v, self.coords_S.to(f_v.dtype).expand(b, -1, -1, -1)], dim=1)
+        coords = self.decoder.coords_S.to(f_v.dtype).expand(b, -1, -1, -1)  # (B, 8, r1, r1)
+        f_vc = torch.cat([f_v, coords], dim=1)
         weights: dict[str, torch.Tensor] = {}
         if c.attention == "kwa":
             text_map, video_map, weights["words"] = self.text_attention(f_vc, f_t, word_mask)
@@ -137,7 +135,3 @@ class ACGA(nn.Module):
 def build_acga(cfg: ModelConfig) -> ACGA:
     return ACGA(cfg)
 
-
-def l2_normalize_map(x: torch.Tensor) -> torch.Tensor:
-    """Per-pixel L2 normalisation over channels of (B, C, H, W)."""
-    return F.normalize(x, p=2, dim=1)

@@ -78,3 +78,14 @@ def test_train_then_evaluate_both_protocols(release, tmp_path):
     assert saved["acga"]["mean_iou"] == pytest.approx(acc.result("acga")["mean_iou"])
     lines = (tmp_path / "run" / "per_sample_a2d.jsonl").read_text().splitlines()
     assert len(lines) == len(test)
+
+
+def test_preloading_gives_the_same_tensors(release):
+    cfg = _cfg(release)
+    lazy = build_dataset(cfg, "train")
+    eager = build_dataset(cfg, "train", preload=True)
+    assert len(lazy) == len(eager) > 0
+    for i in range(len(lazy)):
+        a, b = lazy[i], eager[i]
+        for key in ("visual", "words", "mask"):
+            assert torch.equal(a[key], b[key]), (i, key)

@@ -112,8 +112,7 @@ class SegmentationDataset(Dataset):
         self._words, self._word_masks = embed_queries(queries, vectors, cfg.model.num_words)
         self._preloaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if preload:
-            for i in range(len(self.samples)):
-                self._preloaded[i] = self._load_visual_and_mask(i)
+            self._preload()
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -132,6 +131,29 @@ class SegmentationDataset(Dataset):
             clip = read_clip(self.root, sample.dataset, sample, self.cfg.model.clip_len)
             visual = letterbox(clip, self.size)  # (T, S, S, 3) uint8
         return visual, mask
+
+    def _preload(self) -> None:
+        """Decode and letterbox each video once, then cut every sample's clip from it."""
+        if self.source != "video":
+            for i in range(len(self.samples)):
+                self._preloaded[i] = self._load_visual_and_mask(i)
+            return
+        from .transforms import letterbox, letterbox_mask
+        from .video import clip_indices, open_frames
+
+        by_video: dict[tuple[str, str], list[int]] = {}
+        for i, s in enumerate(self.samples):
+            by_video.setdefault((s.dataset, s.video), []).append(i)
+        for (dataset, video), indices in by_video.items():
+            with open_frames(self.root, dataset, video) as frames:
+                n = frames.num_frames
+                needed = sorted({t for i in indices for t in
+                                 clip_indices(self.samples[i].frame, self.cfg.model.clip_len, n)})
+                boxed = dict(zip(needed, letterbox(frames.read(needed), self.size)))
+            for i in indices:
+                s = self.samples[i]
+                clip = np.stack([boxed[t] for t in clip_indices(s.frame, self.cfg.model.clip_len, n)])
+                self._preloaded[i] = (clip, letterbox_mask(load_mask(self.root, s), self.size))
 
     def words(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         q = self._query_index[self.samples[i].query]

@@ -1,19 +1,117 @@
-"""`acga segment`: not implemented yet."""
+"""`acga segment`: segment your own video from a sentence (masks, overlay video, attention)."""
 
 from __future__ import annotations
 
 import argparse
-
-from ..errors import AcgaError
+import logging
+import sys
 
 COMMAND = "segment"
-HELP = "not implemented yet"
-DESCRIPTION = "Not implemented yet."
+HELP = "segment your own video from a sentence"
+DESCRIPTION = """\
+Segment the actor and action a sentence describes in any video PyAV/FFmpeg can read, and write
+  OUT/masks/<query index>/<frame:05d>.png   0/255 masks at the video's displayed size
+                                            (query index from 0, frame numbers from 1)
+  OUT/overlay.mp4                           H.264 video: masks (one colour per query) + text
+  OUT/contact_sheet.png                     a few frames with their overlays
+  OUT/attention/q<i>_words.png, _pixels.png with --attention: VGLA word weights of the most
+                                            responsive regions and a background region, and
+                                            LGVA's map for the response maximum (supplement
+                                            Figure 1)
+  OUT/frames.csv, OUT/segment.json          frame times; what was run
+
+The model runs on a clip_len-frame window centred on every K-th frame (--every K; edge frames
+repeat at the ends, as in training); the other frames take the mask of the nearest window.
+The video is streamed: memory does not grow with its length. Phone-video rotation is applied.
+Outputs go to a temporary folder renamed to OUT at the end: an error leaves nothing behind.
+
+Without --checkpoint the model of the last `acga demo` is used
+(./acga-demo/run/last.safetensors, or $ACGA_DEMO_DIR/run/last.safetensors).
+
+examples:
+  acga segment walk.mp4 "the dog walking on the left"
+  acga segment clip.mov "a man riding" --query "the car rolling" --every 4 --attention --out seg
+  acga segment v.mp4 "the adult running" --checkpoint runs/acga/last.safetensors \\
+      --i3d-weights rgb_imagenet.pt --word-vectors GoogleNews-vectors-negative300.bin
+"""
+
+log = logging.getLogger(__name__)
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("video", metavar="VIDEO", help="a video file (mp4, mov, avi, mkv, webm, ...)")
+    parser.add_argument("query", metavar="QUERY", help="the sentence to segment")
+    parser.add_argument("--query", dest="more_queries", action="append", default=[],
+                        metavar="Q", help="another sentence (repeatable; one colour each)")
+    parser.add_argument("--checkpoint", metavar="FILE", default=None,
+                        help="model checkpoint (.safetensors; default: the `acga demo` model)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="output folder (default: <video name>_segment); an earlier "
+                        "`acga segment` output there is replaced")
+    parser.add_argument("--every", metavar="K", type=int, default=1,
+                        help="run the model on every K-th frame, fill the others from the "
+                        "nearest (default: 1)")
+    parser.add_argument("--attention", action="store_true",
+                        help="also draw the VGLA word weights and the LGVA map")
+    parser.add_argument("--attention-frame", metavar="N", type=int, default=None,
+                        help="frame (1-based) to draw the attention of (default: the window "
+                        "with the most confident response)")
+    parser.add_argument("--i3d-weights", metavar="FILE", default=None,
+                        help="RGB I3D weights (rgb_imagenet.pt) for models on I3D features; "
+                        "without them the I3D is random and the masks are meaningless")
+    parser.add_argument("--word-vectors", metavar="FILE", default=None,
+                        help="word vectors (default: those the checkpoint was trained with)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _device(name: str) -> str:
+    import torch
+
+    from ..errors import ConfigError
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: torch sees no CUDA GPU; use --device cpu")
+    return name
 
 
 def run(args: argparse.Namespace) -> int:
-    raise AcgaError("acga segment is not implemented yet")
+    from pathlib import Path
+
+    from ..data.text import candidate_words, load_word_vectors
+    from ..segment import load_segment_model, segment_video
+
+    queries = [args.query, *args.more_queries]
+    device = _device(args.device)
+    model, cfg, ckpt_path = load_segment_model(args.checkpoint, device=device)
+    if args.checkpoint is None:
+        print(f"acga segment: no --checkpoint given, using the `acga demo` model {ckpt_path}",
+              file=sys.stderr)
+    source = args.word_vectors or cfg.data.word_vectors or "builtin"
+    vectors = load_word_vectors(source, vocab=candidate_words(queries))
+    i3d = None
+    if cfg.model.backbone == "i3d_cached" and args.i3d_weights:
+        from ..models.i3d import build_i3d
+
+        i3d = build_i3d("rgb", final_endpoint="Mixed_4e", weights=args.i3d_weights)
+    elif args.i3d_weights:
+        log.warning("--i3d-weights ignored: the model (backbone %s) reads pixels directly",
+                    cfg.model.backbone)
+    video = Path(args.video)
+    out = Path(args.out) if args.out else Path(f"{video.stem}_segment")
+    result = segment_video(video, queries, model, cfg, vectors, out, every=args.every,
+                           attention=args.attention, progress=not args.no_progress, i3d=i3d,
+                           attention_frame=args.attention_frame)
+    print(f"{result.num_frames} frames ({result.width}x{result.height}"
+          f"{f', rotated {result.rotation} deg' if result.rotation else ''}), "
+          f"{result.windows} model windows, {result.seconds:.1f} s "
+          f"({result.num_frames / max(result.seconds, 1e-9):.1f} frames/s)")
+    for q, (info, folder) in enumerate(zip(result.queries, result.mask_dirs)):
+        print(f"  query {q} {info.text!r}: masks in {folder}")
+    print(f"  overlay video: {result.overlay_video}")
+    print(f"  contact sheet: {result.contact_sheet}")
+    for path in result.attention:
+        print(f"  attention: {path}")
+    return 0

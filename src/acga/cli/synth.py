@@ -1,4 +1,4 @@
-"""`acga synth`: write the synthetic benchmark in the A2D or JHMDB release layout."""
+"""`acga synth`: write the synthetic benchmark in the A2D-Sentences or JHMDB-Sentences layout."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ import argparse
 COMMAND = "synth"
 HELP = "write the synthetic benchmark in the A2D or JHMDB release layout"
 DESCRIPTION = """\
-Write a synthetic benchmark in exactly the layout the publishers of A2D-Sentences or
-JHMDB-Sentences release (MP4 and PNG frames, videoset.csv, annotation CSV, transposed HDF5
-masks, missed-videos file; or PNG frames, MAT puppet masks and the annotation file), so every
-command that reads the real data reads it unchanged. Queries need both the actor class and the
-motion: some videos hold two identical-looking actors doing different actions.
+Write the synthetic benchmark (the embedded default of `acga demo`) in exactly the layout its
+publishers release: for a2d, Release/videoset.csv, Release/clips320H/*.mp4, Release/pngs320H/,
+text_annotations/ (queries, missed videos, transposed HDF5 masks); for jhmdb,
+jhmdb_annotation.txt, Rename_Images/ and puppet_mask/ MAT files. Every reader of the real data
+reads it unchanged. synth_meta.json holds the per-video ground truth (classes, actions,
+trajectories, which videos are distractors).
+
+The 7 A2D actor classes are sprites, the 8 actions are motions; some videos hold two identical
+actors doing different actions (only the motion tells which one the query means), others two
+classes doing the same action (only the class tells). Everything but the MP4 bytes is fixed by
+the seed.
+
+The folder must be new, empty, or a previous synthetic output of the same layout (replaced);
+--force writes into any folder.
 
 examples:
   acga synth a2d --out data/synth_a2d --videos 300 --seed 0
@@ -21,27 +30,31 @@ examples:
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("layout", choices=["a2d", "jhmdb"], help="which release layout")
+    parser.add_argument("layout", choices=["a2d", "jhmdb"], help="which release layout to write")
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--videos", type=int, default=None, help="videos (default 300 / 60)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--size", type=int, default=96, help="frame height in pixels (default 96)")
-    parser.add_argument("--frames", type=int, default=32, help="frames per video (default 32)")
+    parser.add_argument("--videos", type=int, default=None,
+                        help="number of videos (default: 100 for a2d, 30 for jhmdb)")
+    parser.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    parser.add_argument("--size", type=int, default=96,
+                        help="frame height in pixels, 32..1080; the width is 4/3 of it "
+                        "(default 96)")
+    parser.add_argument("--distractors", type=float, default=0.4,
+                        help="a2d: fraction of distractor videos (default 0.4)")
+    parser.add_argument("--no-mp4", action="store_true",
+                        help="a2d: write the PNG frames only, no Release/clips320H/")
     parser.add_argument("--force", action="store_true",
-                        help="overwrite a non-empty folder that is not a previous synth output")
+                        help="write into a non-empty folder that holds no synthetic benchmark")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..data.synth import generate_a2d, generate_jhmdb
-    from ..errors import DataError
 
-    if args.size < 24 or args.frames < 8 or (args.videos is not None and args.videos < 1):
-        raise DataError("--size must be >= 24, --frames >= 8 and --videos >= 1")
     if args.layout == "a2d":
-        summary = generate_a2d(args.out, videos=args.videos or 300, seed=args.seed, size=args.size,
-                               frames=args.frames, force=args.force)
+        summary = generate_a2d(args.out, videos=100 if args.videos is None else args.videos,
+                               seed=args.seed, size=args.size, distractors=args.distractors,
+                               mp4=not args.no_mp4, force=args.force)
     else:
-        summary = generate_jhmdb(args.out, videos=args.videos or 60, seed=args.seed,
-                                 size=args.size, frames=args.frames, force=args.force)
+        summary = generate_jhmdb(args.out, videos=30 if args.videos is None else args.videos,
+                                 seed=args.seed, size=args.size, force=args.force)
     print(summary.line())
     return 0

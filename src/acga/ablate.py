@@ -44,11 +44,19 @@ SUITES: dict[str, list[tuple[str, str]]] = {
         ("ablations/weight1_0", "Weight=1.0"),
         ("ablations/weight2_0", "Weight=2.0"),
     ],
+    "baselines": [  # RGB only: the synthetic benchmark has no optical-flow cache
+        ("baselines/hu", "Hu et al. *"),
+        ("baselines/li", "Li et al. *"),
+        ("baselines/gavrilyuk_rgb", "Gavrilyuk et al. (RGB)"),
+        ("baselines/cmsa", "CMSA+CFSA"),
+        ("acga_a2d", "ACGA (paper)"),
+    ],
 }
 
 # Model fields that set the size of the network (not what an ablation switches).
 _SIZE_FIELDS = ("backbone", "small3d_widths", "visual_dim", "word_dim", "input_size",
-                "resolutions", "head_widths", "deconv_dims")
+                "resolutions", "head_widths", "deconv_dims", "lstm_hidden", "classifier_width",
+                "cmsa_dim", "cmsa_key_dim")
 
 
 def small_variant(name: str, demo: Config, extra: Sequence[str] = ()) -> Config:

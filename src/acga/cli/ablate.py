@@ -14,6 +14,7 @@ table beside the paper's numbers on A2D-Sentences. Finished rows are reused on r
 suites:
   paper       the paper's Table 3: Baseline, +MRF, +WBCE, +ATT
   supplement  the supplement's Table 2 (without the optical-flow rows)
+  baselines   Hu et al., Li et al., Gavrilyuk et al. (RGB), CMSA+CFSA and ACGA, same budget
 
 examples:
   acga ablate --suite paper --out runs/ablate

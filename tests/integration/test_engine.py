@@ -87,3 +87,14 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
         save_checkpoint(path, model, config=config_to_dict(cfg))
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]
+
+
+def test_bf16_mixed_precision_trains_on_cpu(tmp_path):
+    cfg = load_config("demo", TINY + ["train.amp=bf16", "train.epochs=1"])
+    fit(cfg, TensorDataset(4, cfg), tmp_path, progress=False)
+    losses = [json.loads(x)["loss"] for x in (tmp_path / "log.jsonl").read_text().splitlines()
+              if json.loads(x)["kind"] == "step"]
+    assert len(losses) == 2 and all(0 < v < 100 for v in losses)
+    # weights stay float32 (autocast only lowers the precision of the computation)
+    assert all(t.dtype == torch.float32 for t in _weights(tmp_path / "last.safetensors").values()
+               if t.is_floating_point())

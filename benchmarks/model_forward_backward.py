@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import time
 from pathlib import Path
 
@@ -21,10 +20,8 @@ import torch
 from acga.config import load_config
 from acga.losses import segmentation_loss
 from acga.models import build_model
+from acga.utils import peak_rss_mib
 
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(name: str, repeats: int, batch: int) -> dict:

@@ -25,18 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from acga.utils import peak_rss_mib
+
 RESULTS = Path(__file__).resolve().parent / "results" / "segment_video.json"
 QUERY = "the red ball rolling on the left"
 
 
-def vm_hwm_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def vm_rss_mib() -> float:
@@ -101,7 +95,7 @@ def child(video: str, out: str, every: int, checkpoint: str | None) -> dict:
     seconds = time.perf_counter() - t0
     return {"frames": r.num_frames, "windows": r.windows, "seconds": round(seconds, 2),
             "frames_per_s": round(r.num_frames / seconds, 2),
-            "peak_rss_mib": round(vm_hwm_mib(), 1), "rss_before_segment_mib": round(rss_ready, 1),
+            "peak_rss_mib": round(peak_rss_mib(), 1), "rss_before_segment_mib": round(rss_ready, 1),
             "peak_frames_held": r.peak_frames_held, "weights": weights,
             "torch_threads": torch.get_num_threads()}
 

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "seed_everything"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "seed_everything", "peak_rss_mib"]
 
 
 @contextlib.contextmanager
@@ -55,3 +55,17 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process in MiB (VmHWM; ru_maxrss where /proc is absent)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

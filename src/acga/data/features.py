@@ -43,7 +43,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -54,7 +53,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError, InvalidShapeError
-from ..utils import atomic_write_json
+from ..utils import atomic_write, atomic_write_json
 
 __all__ = [
     "CacheSettings",
@@ -355,17 +354,8 @@ class FeatureCache:
             where = "after conversion to float16 (values beyond +-65504)" if np.isfinite(array).all() else ""
             raise DataError(f"features of {key} have NaN or infinite values {where}".rstrip())
         final = self._file(key)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".tmp", dir=final.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.lib.format.write_array(handle, data, allow_pickle=False)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with atomic_write(final, "wb") as handle:  # temp ".<key>.npy.*.tmp", fsync, rename
+            np.lib.format.write_array(handle, data, allow_pickle=False)
         self._keys.add(key)
         self._unflushed += 1
         if self._unflushed >= self.flush_every:

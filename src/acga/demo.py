@@ -153,10 +153,11 @@ def _overlays(model, dataset, acc, count: int = 12):
             frame = read_clip(dataset.root, s.dataset, s, 1)[0]
             pred = unletterbox_mask(pred_sq.astype(np.uint8), s.height, s.width).astype(bool)
             gt = load_mask(dataset.root, s).astype(bool)
-            left = overlay(frame, [gt], colors=[(0, 200, 0)])
-            right = overlay(frame, [pred], colors=[(230, 40, 40)])
+            left = overlay(frame, [gt], colors=[(0, 255, 0)], alpha=0.65)
+            right = overlay(frame, [pred], colors=[(255, 0, 0)], alpha=0.65)
             image = np.concatenate([left, np.full((frame.shape[0], 4, 3), 255, np.uint8), right], axis=1)
-            items.append((image, f"{s.query} (IoU {ious.get(s.key, float('nan')):.2f})"))
+            query = s.query if len(s.query) <= 44 else s.query[:41] + "..."  # one caption line
+            items.append((image, f"{query} (IoU {ious.get(s.key, float('nan')):.2f})"))
     return items
 
 

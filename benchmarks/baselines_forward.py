@@ -24,19 +24,13 @@ import sys
 import time
 from pathlib import Path
 
+from acga.utils import peak_rss_mib
+
 DEFAULT = ["baselines/gavrilyuk_rgb", "baselines/gavrilyuk_rgb_flow", "baselines/hu",
            "baselines/li", "baselines/cmsa", "acga_a2d"]
 RESULTS = Path(__file__).resolve().parent / "results" / "baselines_forward.json"
 
 
-def vm_hwm_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_one(name: str, repeats: int) -> dict:
@@ -54,7 +48,7 @@ def measure_one(name: str, repeats: int) -> dict:
     r1 = m.resolutions[0]
     visual = torch.randn(1, m.backbone_in_channels * streams, max(1, m.clip_len // 4), r1, r1)
     words = torch.randn(1, m.num_words, m.word_dim)
-    before = vm_hwm_mib()
+    before = peak_rss_mib()
     times = []
     with torch.inference_mode():
         for i in range(repeats + 1):
@@ -63,7 +57,7 @@ def measure_one(name: str, repeats: int) -> dict:
             elapsed = time.perf_counter() - start
             if i:  # the first pass is a warm-up
                 times.append(elapsed)
-    peak = vm_hwm_mib()
+    peak = peak_rss_mib()
     return {
         "config": name,
         "model": m.name,

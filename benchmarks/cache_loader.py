@@ -35,15 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from acga.data.features import CachedFeatureDataset, CacheSettings, FeatureCache
+from acga.utils import peak_rss_mib
 
 
-def vm_hwm_mib() -> float:
-    """Peak resident set size of this process (VmHWM in /proc/self/status), MiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def build(path: Path, n: int, shape: tuple[int, ...]) -> float:
@@ -66,7 +60,7 @@ def run_child(path: str, workers: int, batch: int) -> dict:
     from torch.utils.data import DataLoader
 
     torch.set_num_threads(1)
-    base = vm_hwm_mib()
+    base = peak_rss_mib()
     cache = FeatureCache.open(path)
     ds = CachedFeatureDataset(cache)
     loader = DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers,
@@ -80,7 +74,7 @@ def run_child(path: str, workers: int, batch: int) -> dict:
     dt = time.perf_counter() - t0
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"samples": seen, "seconds": dt, "samples_per_s": seen / dt,
-            "peak_rss_main_mib": vm_hwm_mib(), "rss_after_import_mib": base,
+            "peak_rss_main_mib": peak_rss_mib(), "rss_after_import_mib": base,
             "peak_rss_worker_mib": children if workers else None, "checksum": checksum}
 
 

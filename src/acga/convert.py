@@ -235,10 +235,9 @@ def _load_official(path: Path) -> Any:
             raise CheckpointError(
                 f"{path} holds Python objects that torch.load(weights_only=True) refuses to "
                 f"unpickle ({str(exc).splitlines()[0]}). The authors' file holds only tensors and "
-                "plain values; if this file comes from a source you trust, re-save its weights "
-                "alone and convert that: python -c \"import torch; c = torch.load('IN', "
-                "weights_only=False); torch.save({'epoch': c.get('epoch'), 'state_dict': "
-                "c['state_dict']}, 'OUT')\"") from None
+                "plain values; if this file comes from a source you trust, load it in Python "
+                "with weights_only=False, save only {'epoch': ..., 'state_dict': ...} with "
+                "torch.save, and convert that file") from None
         raise CheckpointError(f"{path} is not a PyTorch checkpoint ({exc}); pass the authors' "
                               "model_best.pth.tar") from None
     except Exception as exc:  # noqa: BLE001 - any reader failure means a bad file for the user

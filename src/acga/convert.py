@@ -236,7 +236,7 @@ def _load_official(path: Path) -> Any:
                 f"{path} holds Python objects that torch.load(weights_only=True) refuses to "
                 f"unpickle ({str(exc).splitlines()[0]}). The authors' file holds only tensors and "
                 "plain values; if this file comes from a source you trust, load it in Python "
-                "with weights_only=False, save only {'epoch': ..., 'state_dict': ...} with "
+                "with weights_only=False, re-save only {'epoch': ..., 'state_dict': ...} with "
                 "torch.save, and convert that file") from None
         raise CheckpointError(f"{path} is not a PyTorch checkpoint ({exc}); pass the authors' "
                               "model_best.pth.tar") from None

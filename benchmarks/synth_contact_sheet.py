@@ -70,7 +70,6 @@ def contact_sheet(root: Path, out: Path, rows: int = 5, scale: int = 3) -> Path:
             ax.axis("off")
         lines = [f"kind: {v['kind']}"]
         for a in v["actors"]:
-            colour = np.array(_OUTLINE[a["instance"] % len(_OUTLINE)]) / 255
             lines.append(f"#{a['instance']} {a['colour']} {a['size']} {a['class']}, "
                          f"{a['action']}")
             lines.append("   \u201c" + textwrap.shorten(queries[(v["video"], a["instance"])], 70)

@@ -188,8 +188,6 @@ class DataConfig:
     mapped back to the original size."""
     jhmdb_frames: str = "uniform"
     """``uniform``, ``all`` or a path to a JSON list of frames."""
-    hflip: bool = False
-    """Random horizontal flip in training (swaps left/right in the query)."""
 
 
 @dataclass(frozen=True)

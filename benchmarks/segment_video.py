@@ -73,20 +73,19 @@ def child(video: str, out: str, every: int, checkpoint: str | None) -> dict:
     """Segment one video in this process; report time and memory as JSON."""
     import torch
 
-    from acga.checkpoint import load_checkpoint, load_model_weights
     from acga.config import load_config
     from acga.data.text import candidate_words, load_word_vectors
     from acga.models import build_model
-    from acga.segment import default_checkpoint, segment_video
+    from acga.segment import default_checkpoint, load_segment_model, segment_video
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    cfg = load_config("demo")
-    model = build_model(cfg)
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
-    weights = "random"
-    if ckpt.is_file():
-        load_model_weights(model, load_checkpoint(ckpt))
+    if ckpt.is_file():  # the model the checkpoint's own config describes (demo or paper size)
+        model, cfg, _ = load_segment_model(ckpt)
         weights = str(ckpt)
+    else:
+        cfg = load_config("demo")
+        model, weights = build_model(cfg), "random"
     model.eval()
     vectors = load_word_vectors("builtin", vocab=candidate_words([QUERY]))
     rss_ready = vm_rss_mib()

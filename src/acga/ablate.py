@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import Sequence
 
 from .config import Config, config_to_dict, load_config
+from .errors import ConfigError
 from .utils import atomic_write, atomic_write_json
 
 __all__ = ["SUITES", "small_variant", "run_suite"]
@@ -73,32 +76,63 @@ def small_variant(name: str, demo: Config, extra: Sequence[str] = ()) -> Config:
     return load_config(name, overrides + list(extra))
 
 
+def _ensure_synthetic_a2d(root: Path, demo: Config, seed: int) -> None:
+    """Generate the benchmark once, even with several ``--only`` processes started together:
+    each writes into its own temporary folder and the first rename wins (same seed, same data)."""
+    from .data.synth import generate_a2d
+
+    if (root / "synth_meta.json").exists():
+        return
+    tmp = root.with_name(f".{root.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    generate_a2d(tmp, videos=demo.synth.videos, seed=seed, size=demo.synth.size)
+    try:
+        os.rename(tmp, root)
+    except OSError:
+        if not (root / "synth_meta.json").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+
+
 def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0,
-              progress: bool = True, extra: Sequence[str] = ()) -> list[dict]:
+              progress: bool = True, extra: Sequence[str] = (),
+              only: Sequence[str] = ()) -> list[dict]:
+    """Train and evaluate the rows of ``suite``; write the table of every finished row.
+
+    ``only``: run just these configs of the suite (e.g. one per process or machine, sharing
+    ``out``); the others are included in the table when an earlier run finished them.
+    """
     import torch
 
     from .data.dataset import build_dataset
-    from .data.synth import generate_a2d
     from .data.text import load_word_vectors
     from .engine import evaluate, fit
     from .metrics import format_table
     from .paper_results import PAPER_RESULTS, paper_metrics
 
+    names = [n for n, _ in SUITES[suite]]
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise ConfigError(f"--only {', '.join(unknown)}: not in suite {suite!r}; its configs are "
+                         f"{', '.join(names)}")
     out = Path(out)
     demo = load_config("demo_quick" if quick else "demo")
     root = out / "data" / "a2d"
-    if not (root / "synth_meta.json").exists():
-        generate_a2d(root, videos=demo.synth.videos, seed=seed, size=demo.synth.size)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_synthetic_a2d(root, demo, seed)
     vectors = load_word_vectors(demo.data.word_vectors)
     rows = []
     for name, paper_row in SUITES[suite]:
-        cfg = small_variant(name, demo, extra)
         run_dir = out / name.replace("/", "_")
         metrics_path = run_dir / "metrics.json"
         if metrics_path.exists():
             rows.append(json.loads(metrics_path.read_text()))
             log.info("%s: done before, reusing %s", name, metrics_path)
             continue
+        if only and name not in only:
+            log.info("%s: not run (not in --only) and not finished yet", name)
+            continue
+        cfg = small_variant(name, demo, extra)
         t0 = time.perf_counter()
         train_set = build_dataset(cfg, "train", root=root, vectors=vectors, preload=True)
         test_set = build_dataset(cfg, "test", root=root, vectors=vectors, preload=True)
@@ -111,6 +145,8 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
                "config_resolved": config_to_dict(cfg)}
         atomic_write_json(metrics_path, row)
         rows.append(row)
+    done = {r["config"] for r in rows}
+    missing = [n for n in names if n not in done]
     table = [(f"{r['config']} (synthetic)", r["acga"]) for r in rows]
     paper = PAPER_RESULTS.get("a2d", {})
     table_paper = [(f"{r['paper_row']} (paper, A2D)", paper_metrics("a2d", r["paper_row"]))
@@ -120,6 +156,7 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
           f"`acga ablate --suite {suite}{' --quick' if quick else ''}`.", "",
           format_table(table, "acga", markdown=True), "",
           "Wall time per row (s): " + ", ".join(f"{r['config']} {r['seconds']}" for r in rows), "",
+          *([f"Not finished yet: {', '.join(missing)}.", ""] if missing else []),
           "The paper's rows on A2D-Sentences, for comparison:", "",
           format_table(table_paper, "acga", markdown=True) if table_paper else "(none)", ""]
     with atomic_write(out / f"ablation_{suite}.md", "w") as handle:

@@ -19,6 +19,9 @@ suites:
 examples:
   acga ablate --suite paper --out runs/ablate
   acga ablate --suite paper --quick train.epochs=3
+  # two rows at a time on a 2-core machine, one thread each, sharing the output folder:
+  OMP_NUM_THREADS=1 acga ablate --out runs/ablate --only ablations/baseline &
+  OMP_NUM_THREADS=1 acga ablate --out runs/ablate --only ablations/baseline_mrf
 """
 
 
@@ -31,6 +34,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="overrides applied to every config (e.g. train.epochs=4)")
+    parser.add_argument("--only", action="append", default=[], metavar="CONFIG",
+                        help="run only this config of the suite (repeatable); rows finished "
+                             "earlier in OUT still enter the table")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -41,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from ..metrics import format_table
 
     rows = run_suite(args.suite, args.out, quick=args.quick, seed=args.seed,
-                     progress=not args.no_progress, extra=args.overrides)
+                     progress=not args.no_progress, extra=args.overrides, only=args.only)
     print(format_table([(r["config"], r["acga"]) for r in rows], "acga"))
     print(f"\ntable: {Path(args.out) / f'ablation_{args.suite}.md'}")
     return 0

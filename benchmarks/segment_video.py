@@ -8,6 +8,11 @@ per video so each peak resident memory (VmHWM) is its own.
 
     python benchmarks/segment_video.py                     # 30 s vs 60 s
     python benchmarks/segment_video.py --durations 10 20
+    python benchmarks/segment_video.py --checkpoint paper_random.safetensors --every 16
+
+``--checkpoint`` runs the model that checkpoint's config describes, e.g. the paper configuration
+(I3D Mixed_4e from pixels + ACGA) with random weights, saved by ``acga.checkpoint.save_checkpoint``;
+its results go to segment_video_<config>.json.
 
 Prints a table and writes benchmarks/results/segment_video.json. ``frames_per_s`` counts every
 output frame (decode, model on 1 frame in K, masks as PNG, overlay encoding, all included).
@@ -95,7 +100,7 @@ def child(video: str, out: str, every: int, checkpoint: str | None) -> dict:
     return {"frames": r.num_frames, "windows": r.windows, "seconds": round(seconds, 2),
             "frames_per_s": round(r.num_frames / seconds, 2),
             "peak_rss_mib": round(peak_rss_mib(), 1), "rss_before_segment_mib": round(rss_ready, 1),
-            "peak_frames_held": r.peak_frames_held, "weights": weights,
+            "peak_frames_held": r.peak_frames_held, "weights": weights, "config": cfg.name,
             "torch_threads": torch.get_num_threads()}
 
 
@@ -104,7 +109,9 @@ def main() -> int:
     ap.add_argument("--durations", type=float, nargs="+", default=[30.0, 60.0])
     ap.add_argument("--every", type=int, default=4)
     ap.add_argument("--checkpoint", default=None)
-    ap.add_argument("--json", default=str(RESULTS))
+    ap.add_argument("--json", default=None,
+                    help=f"output JSON (default {RESULTS.name}, or segment_video_<config>.json "
+                         "for a --checkpoint of another config)")
     ap.add_argument("--child", nargs=2, metavar=("VIDEO", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -130,15 +137,18 @@ def main() -> int:
                   f"{row['seconds']:6.1f} s, peak RSS {row['peak_rss_mib']:7.1f} MiB "
                   f"(before segmenting {row['rss_before_segment_mib']:.1f}), "
                   f"peak frames held {row['peak_frames_held']}", flush=True)
-    result = {"benchmark": "segment_video", "config": "demo", "every": args.every, "query": QUERY,
+    config = rows[0]["config"]
+    result = {"benchmark": "segment_video", "config": config, "every": args.every, "query": QUERY,
               "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                           "python": platform.python_version()},
               "rows": rows}
     if len(rows) >= 2:
         result["peak_rss_growth_mib"] = round(rows[-1]["peak_rss_mib"] - rows[0]["peak_rss_mib"], 1)
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.json}")
+    json_path = Path(args.json) if args.json else (
+        RESULTS if config == "demo" else RESULTS.with_name(f"segment_video_{config.replace('/', '_')}.json"))
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {json_path}")
     return 0
 
 

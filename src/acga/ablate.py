@@ -69,7 +69,8 @@ def small_variant(name: str, demo: Config, extra: Sequence[str] = ()) -> Config:
                  for f in _SIZE_FIELDS for v in [getattr(demo.model, f)]]
     clip = max(2, paper.model.clip_len * demo.model.clip_len // 16)
     overrides += [f"model.clip_len={clip}"]
-    for f in ("lr", "batch_size", "epochs", "lr_step", "seed", "sampling", "steps_per_epoch"):
+    for f in ("lr", "batch_size", "epochs", "lr_step", "lr_gamma", "lr_schedule", "seed", "sampling",
+              "steps_per_epoch"):
         v = getattr(demo.train, f)
         overrides.append(f"train.{f}={'null' if v is None else v}")
     overrides += ["data.source=video", f"data.word_vectors={demo.data.word_vectors}"]

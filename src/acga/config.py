@@ -158,6 +158,9 @@ class TrainConfig:
     lr_step: int = 8
     """Divide the learning rate by 1/lr_gamma every lr_step epochs."""
     lr_gamma: float = 0.1
+    lr_schedule: Literal["step", "cosine"] = "step"
+    """``step``: the paper's (lr_step, lr_gamma), set per epoch; ``cosine``: from lr down to 0
+    over all training steps, set per step (lr_step and lr_gamma unused)."""
     sampling: Literal["shuffle", "random_batches"] = "shuffle"
     """``shuffle``: each epoch visits every sample once; ``random_batches``: the release's fresh
     random batch per step (draws repeat within an epoch)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +66,16 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def lr_at(cfg: Config, epoch: int) -> float:
-    """The paper's schedule: lr divided by 1/gamma every lr_step epochs (0-based epoch)."""
+def lr_at(cfg: Config, epoch: int, step: int = 0, steps: int = 1) -> float:
+    """Learning rate for ``step`` (0-based) of ``steps`` in ``epoch`` (0-based).
+
+    ``step`` schedule (the paper's): lr divided by 1/gamma every lr_step epochs, constant within
+    an epoch. ``cosine``: half a cosine from lr to 0 over ``epochs * steps`` updates.
+    """
     t = cfg.train
+    if t.lr_schedule == "cosine":
+        done = (epoch * steps + step) / max(1, t.epochs * steps)
+        return t.lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
     return t.lr * (t.lr_gamma ** (epoch // t.lr_step))
 
 
@@ -182,15 +190,16 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
                             state={"epoch": epoch, "step": step, "global_step": global_step})
 
     for epoch in range(start_epoch, cfg.train.epochs):
-        lr = lr_at(cfg, epoch)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
         train_model.train()
         batches = batch_order(cfg, n, epoch)
         first = start_step if epoch == start_epoch else 0
         bar = _progress(range(first, steps), progress and info.main, f"epoch {epoch + 1}/{cfg.train.epochs}")
         epoch_loss, seen, t0 = 0.0, 0, time.perf_counter()
         for step in bar:
+            # A pure function of the step, so --resume picks up the schedule where it was.
+            lr = lr_at(cfg, epoch, step, steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             batch_idx = batches[step][info.rank::info.world]
             batch = {k: v.to(device) for k, v in _collate(train_set, batch_idx).items()}
             with _autocast(cfg, device):
@@ -219,7 +228,7 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
             if stop_after_steps is not None and global_step >= stop_after_steps and not done_epoch:
                 checkpoint(epoch, step + 1, last)
                 return model
-        logger.write({"kind": "epoch", "epoch": epoch, "lr": lr,
+        logger.write({"kind": "epoch", "epoch": epoch, "lr": lr_at(cfg, epoch, 0, steps),
                       "loss": epoch_loss / max(1, steps - first),
                       "seconds": time.perf_counter() - t0})
         checkpoint(epoch + 1, 0, last)

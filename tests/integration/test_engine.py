@@ -18,8 +18,9 @@ def _weights(path):
     return load_checkpoint(path).model
 
 
-def test_resume_after_interruption_gives_the_same_weights(tmp_path):
-    cfg = load_config("demo", TINY)
+@pytest.mark.parametrize("schedule", ["step", "cosine"])
+def test_resume_after_interruption_gives_the_same_weights(tmp_path, schedule):
+    cfg = load_config("demo", TINY + [f"train.lr_schedule={schedule}"])
     data = TensorDataset(6, cfg)  # 3 steps per epoch, 6 steps in all
     fit(cfg, data, tmp_path / "full", progress=False)
     fit(cfg, data, tmp_path / "cut", progress=False, stop_after_steps=4)  # killed mid-epoch 2
@@ -41,6 +42,10 @@ def test_schedule_and_batch_order_are_pure_functions():
     assert [lr_at(cfg, e) for e in (0, 7, 8, 11)] == pytest.approx([5e-4, 5e-4, 5e-5, 5e-5])
     released = load_config("released_code")
     assert [lr_at(released, e) for e in (7, 8)] == pytest.approx([5e-4, 5e-5])
+    # cosine: lr (1 + cos(pi * done)) / 2 with done = updates so far / all updates (4 x 10)
+    cosine = load_config("acga_a2d", ["train.lr_schedule=cosine", "train.epochs=4", "train.lr=1e-3"])
+    got = [lr_at(cosine, e, s, 10) for e, s in ((0, 0), (1, 0), (2, 0), (3, 0), (3, 9))]
+    assert got == pytest.approx([1e-3, 0.853553e-3, 0.5e-3, 0.146447e-3, 1.54133e-6], rel=1e-4)
     a, b = batch_order(cfg, 10, 0), batch_order(cfg, 10, 0)
     assert a == b and len(a) == 2 and sorted(sum(a, [])) != [] and len(set(sum(a, []))) == 8
     assert batch_order(cfg, 10, 1) != a

@@ -8,11 +8,13 @@ per video so each peak resident memory (VmHWM) is its own.
 
     python benchmarks/segment_video.py                     # 30 s vs 60 s
     python benchmarks/segment_video.py --durations 10 20
-    python benchmarks/segment_video.py --checkpoint paper_random.safetensors --every 16
+    python benchmarks/segment_video.py --config acga_a2d --set model.word_dim=50 --every 16
+    python benchmarks/segment_video.py --checkpoint runs/paper/last.safetensors --every 16
 
-``--checkpoint`` runs the model that checkpoint's config describes, e.g. the paper configuration
-(I3D Mixed_4e from pixels + ACGA) with random weights, saved by ``acga.checkpoint.save_checkpoint``;
-its results go to segment_video_<config>.json.
+``--config`` runs that config's model with random weights (``model.word_dim=50``: the builtin
+word vectors are 50-d; the paper's word2vec is 300-d), e.g. the paper configuration (I3D Mixed_4e
+from pixels + ACGA); ``--checkpoint`` the model a checkpoint's config describes. Results of a
+config other than the demo's go to segment_video_<config>.json.
 
 Prints a table and writes benchmarks/results/segment_video.json. ``frames_per_s`` counts every
 output frame (decode, model on 1 frame in K, masks as PNG, overlay encoding, all included).
@@ -74,7 +76,8 @@ def make_video(path: Path, seconds: float, fps: int = 25, width: int = 640, heig
     return n
 
 
-def child(video: str, out: str, every: int, checkpoint: str | None) -> dict:
+def child(video: str, out: str, every: int, checkpoint: str | None, config: str | None,
+          overrides: list[str]) -> dict:
     """Segment one video in this process; report time and memory as JSON."""
     import torch
 
@@ -85,7 +88,10 @@ def child(video: str, out: str, every: int, checkpoint: str | None) -> dict:
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
-    if ckpt.is_file():  # the model the checkpoint's own config describes (demo or paper size)
+    if config:  # speed and memory do not depend on the weights
+        cfg = load_config(config, overrides)
+        model, weights = build_model(cfg), "random"
+    elif ckpt.is_file():  # the model the checkpoint's own config describes (demo or paper size)
         model, cfg, _ = load_segment_model(ckpt)
         weights = str(ckpt)
     else:
@@ -108,14 +114,18 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--durations", type=float, nargs="+", default=[30.0, 60.0])
     ap.add_argument("--every", type=int, default=4)
-    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--checkpoint", default=None, help="model to run (default: the acga demo model)")
+    ap.add_argument("--config", default=None, help="run this config's model with random weights instead")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override of --config (repeatable)")
     ap.add_argument("--json", default=None,
                     help=f"output JSON (default {RESULTS.name}, or segment_video_<config>.json "
                          "for a --checkpoint of another config)")
     ap.add_argument("--child", nargs=2, metavar=("VIDEO", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], args.child[1], args.every, args.checkpoint)))
+        print(json.dumps(child(args.child[0], args.child[1], args.every, args.checkpoint,
+                               args.config, args.overrides)))
         return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="acga-bench-segment-") as tmp:
@@ -126,6 +136,8 @@ def main() -> int:
             made = time.perf_counter() - t0
             cmd = [sys.executable, __file__, "--child", str(video), str(Path(tmp) / f"out{seconds:g}"),
                    "--every", str(args.every)] + (["--checkpoint", args.checkpoint] if args.checkpoint else [])
+            if args.config:
+                cmd += ["--config", args.config] + [f"--set={o}" for o in args.overrides]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode:
                 print(proc.stderr, file=sys.stderr)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -57,7 +58,7 @@ SUITES: dict[str, list[tuple[str, str]]] = {
 }
 
 # Model fields that set the size of the network (not what an ablation switches).
-_SIZE_FIELDS = ("backbone", "small3d_widths", "visual_dim", "word_dim", "input_size",
+_SIZE_FIELDS = ("backbone", "small3d_widths", "small3d_stem_kernel", "visual_dim", "word_dim", "input_size",
                 "resolutions", "head_widths", "deconv_dims", "lstm_hidden", "classifier_width",
                 "cmsa_dim", "cmsa_key_dim")
 
@@ -70,7 +71,7 @@ def small_variant(name: str, demo: Config, extra: Sequence[str] = ()) -> Config:
     clip = max(2, paper.model.clip_len * demo.model.clip_len // 16)
     overrides += [f"model.clip_len={clip}"]
     for f in ("lr", "batch_size", "epochs", "lr_step", "lr_gamma", "lr_schedule", "seed", "sampling",
-              "steps_per_epoch"):
+              "steps_per_epoch", "processes"):
         v = getattr(demo.train, f)
         overrides.append(f"train.{f}={'null' if v is None else v}")
     overrides += ["data.source=video", f"data.word_vectors={demo.data.word_vectors}"]
@@ -107,7 +108,7 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
 
     from .data.dataset import build_dataset
     from .data.text import load_word_vectors
-    from .engine import evaluate, fit
+    from .engine import evaluate, fit_local
     from .metrics import format_table
     from .paper_results import PAPER_RESULTS, paper_metrics
 
@@ -135,10 +136,10 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
             continue
         cfg = small_variant(name, demo, extra)
         t0 = time.perf_counter()
-        train_set = build_dataset(cfg, "train", root=root, vectors=vectors, preload=True)
+        model = fit_local(cfg, partial(build_dataset, cfg, "train", root=root, preload=True),
+                          run_dir, resume=(run_dir / "last.safetensors").exists(),
+                          progress=progress)
         test_set = build_dataset(cfg, "test", root=root, vectors=vectors, preload=True)
-        model = fit(cfg, train_set, run_dir, resume=(run_dir / "last.safetensors").exists(),
-                    progress=progress)
         with torch.inference_mode():
             acc = evaluate(model, test_set)
         row = {"config": name, "paper_row": paper_row, "acga": acc.result("acga"),

@@ -76,6 +76,9 @@ class ModelConfig:
     """BatchNorm momentum of Mixed_4f (0.01 as the PyTorch I3D port; the release: 0.1)."""
     small3d_widths: tuple[int, ...] = (16, 32, 64)
     """Widths of the small 3-D CNN stages (``backbone: small3d`` only)."""
+    small3d_stem_kernel: tuple[int, int, int] = (3, 5, 5)
+    """(T, H, W) kernel of the small 3-D CNN's first convolution. A temporal extent of 1 makes
+    the stem 4x cheaper to train; the later stages (temporal kernel 3) still see motion."""
     coord_dim: int = 8
     """Spatial-coordinate channels C (xmin, ymin, xmax, ymax, xc, yc, 1/W, 1/H)."""
     resolutions: tuple[int, int, int] = (32, 128, 512)
@@ -170,6 +173,12 @@ class TrainConfig:
     checkpoint_every: int = 0
     """Also checkpoint every N steps (0 = only at the end of each epoch)."""
     num_workers: int = 0
+    processes: int = 1
+    """Training processes on this machine's CPU. Above 1, ``acga train`` / ``demo`` / ``ablate``
+    spawn that many DDP (gloo) workers, each with an equal share of the cores and its slice of
+    every global batch (``batch_size`` stays the global batch): on a CPU, single-threaded
+    processes use the cores better than one process's threads. Ignored on a GPU and under
+    ``torchrun``; capped at the CPU count; it must divide ``batch_size``."""
     amp: Literal["none", "bf16", "fp16"] = "none"
     device: str = "auto"
     weight_decay: float = 0.0
@@ -446,5 +455,11 @@ def _validate(cfg: Config, source: str) -> None:
              f"{m.backbone_in_channels}; use model.backbone = 'small3d' for other sizes")
     if m.backbone == "small3d" and m.modality != "rgb":
         fail("model.backbone = 'small3d' supports model.modality = 'rgb' only")
+    if len(m.small3d_stem_kernel) != 3 or any(k < 1 or k % 2 == 0 for k in m.small3d_stem_kernel):
+        fail(f"model.small3d_stem_kernel = {list(m.small3d_stem_kernel)}: give three odd sizes "
+             "(T, H, W), e.g. [1, 5, 5]")
+    if cfg.train.processes < 1 or cfg.train.batch_size % cfg.train.processes:
+        fail(f"train.processes = {cfg.train.processes} must be >= 1 and divide train.batch_size = "
+             f"{cfg.train.batch_size} (each process takes an equal slice of every batch)")
     if cfg.train.batch_size < 1 or cfg.train.epochs < 0 or cfg.train.lr <= 0:
         fail("train.batch_size >= 1, train.epochs >= 0 and train.lr > 0 are required")

@@ -33,7 +33,8 @@ from .losses import segmentation_loss
 from .models import build_model
 from .utils import seed_everything
 
-__all__ = ["DistInfo", "fit", "evaluate", "predict_masks", "batch_order", "lr_at"]
+__all__ = ["DistInfo", "fit", "fit_local", "local_processes", "evaluate", "predict_masks",
+           "batch_order", "lr_at"]
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,71 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
             on_epoch_end(epoch, model)
         if stop_after_steps is not None and global_step >= stop_after_steps:
             return model
+    return model
+
+
+def local_processes(cfg: Config) -> int:
+    """How many training processes ``fit_local`` starts: ``train.processes``, capped at the CPU
+    count; 1 under torchrun (it starts the processes) or when training runs on a GPU."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or pick_device(cfg.train.device).type != "cpu":
+        return 1
+    n = min(cfg.train.processes, os.cpu_count() or 1)
+    while cfg.train.batch_size % n:  # a CPU count below train.processes may not divide the batch
+        n -= 1
+    return n
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _fit_worker(rank: int, world: int, port: int, threads: int, cfg: Config,
+                build_train_set: Callable[[], object], out_dir: str, resume: bool,
+                progress: bool, log_level: int, malloc_retain: bool) -> None:
+    """One of ``fit_local``'s processes: join the local gloo group and run ``fit``."""
+    os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+    logging.basicConfig(level=log_level if rank == 0 else max(log_level, logging.ERROR),
+                        format="%(levelname)s %(name)s: %(message)s")
+    if malloc_retain:
+        from .utils import retain_freed_memory
+
+        retain_freed_memory()
+    torch.set_num_threads(threads)
+    try:
+        fit(cfg, build_train_set(), out_dir, resume=resume, progress=progress)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def fit_local(cfg: Config, build_train_set: Callable[[], object], out_dir: str | Path, *,
+              resume: bool = False, progress: bool = True) -> nn.Module:
+    """``fit`` in ``local_processes(cfg)`` processes on this machine (DDP over gloo).
+
+    ``build_train_set`` is called in each process (a picklable callable, e.g. a
+    ``functools.partial`` of ``build_dataset``), so no process pickles a preloaded dataset to
+    another. Each process gets ``torch.get_num_threads() // processes`` threads. With one
+    process this is ``fit(cfg, build_train_set(), ...)``. Returns the trained model (the weights
+    of ``out_dir/last.safetensors``) on the CPU.
+    """
+    n = local_processes(cfg)
+    if n <= 1:
+        return fit(cfg, build_train_set(), out_dir, resume=resume, progress=progress)
+    import torch.multiprocessing as mp
+
+    threads = max(1, torch.get_num_threads() // n)
+    log.info("training in %d local processes (gloo), %d thread(s) each", n, threads)
+    malloc_retain = os.environ.get("ACGA_MALLOC", "retain") != "default"
+    mp.spawn(_fit_worker, nprocs=n, join=True,
+             args=(n, _free_port(), threads, cfg, build_train_set, str(out_dir), resume, progress,
+                   logging.getLogger("acga").getEffectiveLevel(), malloc_retain))
+    model = build_model(cfg)
+    load_model_weights(model, load_checkpoint(Path(out_dir) / "last.safetensors"))
     return model
 
 

@@ -54,3 +54,30 @@ def test_two_processes_match_one(tmp_path):
     # BatchNorm statistics are per process on CPU (2 samples instead of 4), hence a tolerance.
     for a, b in zip(single, ddp):
         assert b == pytest.approx(a, rel=0.05)
+
+
+@pytest.mark.slow
+def test_fit_local_spawns_processes_and_returns_the_trained_weights(tmp_path):
+    """`train.processes=2`: two gloo workers spawned by fit_local follow the 1-process curve,
+    and the model it returns holds the weights of the last checkpoint."""
+    from functools import partial
+
+    from acga.checkpoint import load_checkpoint
+    from acga.engine import fit_local
+
+    cfg1 = load_config("demo", DDP_CFG)
+    single = fit(cfg1, TensorDataset(8, cfg1), tmp_path / "single", progress=False)
+    cfg2 = load_config("demo", DDP_CFG + ["train.processes=2"])
+    model = fit_local(cfg2, partial(TensorDataset, 8, cfg2), tmp_path / "local", progress=False)
+    a, b = _losses(tmp_path / "single"), _losses(tmp_path / "local")
+    assert len(a) == len(b) == 4
+    for x, y in zip(a, b):
+        assert y == pytest.approx(x, rel=0.05)
+    saved = load_checkpoint(tmp_path / "local" / "last.safetensors").model
+    state = model.state_dict()
+    assert set(saved) <= set(state) and len(saved) > 10
+    for name, tensor in saved.items():
+        assert torch.equal(state[name], tensor), name
+    # the two runs start from the same weights (DDP broadcasts rank 0's), so they stay close
+    drift = max((p - q).abs().max().item() for p, q in zip(single.parameters(), model.parameters()))
+    assert drift < 0.05

@@ -103,3 +103,34 @@ def test_bf16_mixed_precision_trains_on_cpu(tmp_path):
     # weights stay float32 (autocast only lowers the precision of the computation)
     assert all(t.dtype == torch.float32 for t in _weights(tmp_path / "last.safetensors").values()
                if t.is_floating_point())
+
+
+def test_local_processes_caps_at_the_cpus_and_steps_aside_for_torchrun(monkeypatch):
+    from acga.engine import local_processes
+    from acga.errors import ConfigError
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    cfg = load_config("demo", TINY + ["train.batch_size=6", "train.processes=6", "train.device=cpu"])
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert local_processes(cfg) == 6
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    assert local_processes(cfg) == 3  # 4 cores, but 4 does not divide the batch of 6
+    monkeypatch.setattr("os.cpu_count", lambda: None)
+    assert local_processes(cfg) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.setenv("WORLD_SIZE", "2")  # torchrun started the processes already
+    assert local_processes(cfg) == 1
+    with pytest.raises(ConfigError, match=r"train.processes = 4 must be >= 1 and divide train.batch_size = 6"):
+        load_config("demo", TINY + ["train.batch_size=6", "train.processes=4"])
+
+
+def test_fit_local_with_one_process_is_fit(tmp_path):
+    from functools import partial
+
+    from acga.engine import fit_local
+
+    cfg = load_config("demo", TINY + ["train.epochs=1"])
+    a = fit(cfg, TensorDataset(4, cfg), tmp_path / "a", progress=False)
+    b = fit_local(cfg, partial(TensorDataset, 4, cfg), tmp_path / "b", progress=False)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)

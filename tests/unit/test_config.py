@@ -46,6 +46,8 @@ def test_unknown_key_names_the_key_and_the_nearest(tmp_path):
     ("model.visual_dim=100", r"trains I3D's Mixed_4f"),
     ("nonsense.key=1", r"unknown key nonsense"),
     ("model.name=unet", r"model.name = 'unet' is not a model; use one of: acga, cmsa, gavrilyuk, hu, li"),
+    ("model.small3d_stem_kernel=[2, 5, 5]", r"model.small3d_stem_kernel = \[2, 5, 5\]: give three odd sizes"),
+    ("model.small3d_stem_kernel=[3, 3]", r"model.small3d_stem_kernel"),
 ])
 def test_impossible_values_fail_at_load_time(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -196,3 +196,16 @@ def test_small3d_backbone_maps_a_clip_to_the_feature_grid():
     f_v = model.forward_visual(torch.randn(1, 3, 4, 64, 64))
     assert f_v.shape == (1, 16, 4, 4)
     assert torch.allclose(f_v.norm(dim=1), torch.ones(1, 4, 4), atol=1e-5)  # per-pixel L2
+
+
+def test_small3d_stem_kernel_sets_the_first_convolution_only():
+    base = SMALL + ["model.backbone=small3d", "model.visual_dim=16", "model.clip_len=4"]
+    wide = build_model(load_config("acga_a2d", base)).visual.features
+    flat = build_model(load_config("acga_a2d", base + ["model.small3d_stem_kernel=[1,5,5]"])).visual.features
+    convs = [m for m in flat if isinstance(m, torch.nn.Conv3d)]
+    assert convs[0].weight.shape[2:] == (1, 5, 5) and convs[0].padding == (0, 2, 2)
+    assert [m.weight.shape for m in wide if isinstance(m, torch.nn.Conv3d)][0][2:] == (3, 5, 5)
+    assert all(c.weight.shape[2:] == (3, 3, 3) for c in convs[1:])
+    # Same output grid: a temporal kernel of 1 with padding 0 keeps T, as (3, 5, 5) with padding 1.
+    clip = torch.randn(2, 3, 4, 64, 64)
+    assert flat(clip).shape == wide(clip).shape

@@ -20,6 +20,7 @@ examples:
   acga train acga_a2d data.root=/data/a2d data.cache=/data/cache/a2d_rgb --out runs/acga
   acga train released_code data.root=/data/a2d data.cache=/data/cache/a2d_rgb --resume
   torchrun --nproc_per_node 2 -m acga train acga_a2d train.batch_size=8 --out runs/ddp
+  acga train demo train.processes=2 data.root=DIR   # 2 local CPU processes, 1 thread each
 """
 
 
@@ -33,13 +34,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.dataset import build_dataset
-    from ..engine import fit
+    from functools import partial
+
+    from ..data.dataset import build_dataset, resolve_root
+    from ..engine import fit_local
 
     cfg = load_config(args.config, args.overrides)
     out = Path(args.out or Path("runs") / cfg.name)
     logging.getLogger(__name__).info("training %s -> %s", cfg.name, out)
-    train_set = build_dataset(cfg, "train", root=args.root)
-    fit(cfg, train_set, out, resume=args.resume, progress=not args.no_progress)
+    root = resolve_root(cfg, args.root, cfg.data.dataset)  # a bad root fails here, not in a worker
+    fit_local(cfg, partial(build_dataset, cfg, "train", root=root), out, resume=args.resume,
+              progress=not args.no_progress)
     print(f"checkpoint: {out / 'last.safetensors'}")
     return 0

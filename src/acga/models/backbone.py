@@ -57,13 +57,16 @@ class I3DMixed4fEncoder(nn.Module):
 class Small3DEncoder(nn.Module):
     """A small jointly trained 3-D CNN: clip (B, 3, T, H, W) -> F_V (B, C_V, H/16, W/16).
 
-    Stem Conv3d(k=(3,5,5), stride (1,2,2)), then one strided Conv3d-BN-ReLU stage per width
-    (temporal stride 2 on the first two), until the spatial stride is 16; a 1x1x1 projection
-    to C_V; temporal mean and L2 normalisation as for I3D.
+    One strided Conv3d-BN-ReLU stage per width: the first (the stem) with kernel
+    ``stem_kernel`` (default (3, 5, 5)) and stride (1, 2, 2), the next two with kernel 3 and
+    temporal stride 2, spatial stride 2 until the total stride is input_size / feature_size
+    (more strided stages are added if the widths run out); a 1x1x1 projection to C_V; temporal
+    mean and L2 normalisation as for I3D.
     """
 
     def __init__(self, out_channels: int, widths: tuple[int, ...] = (16, 32, 64),
-                 input_size: int = 128, feature_size: int = 8):
+                 input_size: int = 128, feature_size: int = 8,
+                 stem_kernel: tuple[int, int, int] = (3, 5, 5)):
         super().__init__()
         if input_size % feature_size or (input_size // feature_size) & (input_size // feature_size - 1):
             raise ValueError(f"input_size {input_size} / feature_size {feature_size} must be a power of 2")
@@ -73,7 +76,7 @@ class Small3DEncoder(nn.Module):
         for i, width in enumerate(widths):
             s = 2 if spatial < stride_total else 1
             t = 2 if i in (1, 2) else 1
-            k = (3, 5, 5) if i == 0 else (3, 3, 3)
+            k = tuple(stem_kernel) if i == 0 else (3, 3, 3)
             layers += [nn.Conv3d(in_ch, width, k, stride=(t, s, s),
                                  padding=(k[0] // 2, k[1] // 2, k[2] // 2), bias=False),
                        nn.BatchNorm3d(width), nn.ReLU(inplace=True)]
@@ -96,7 +99,8 @@ class Small3DEncoder(nn.Module):
 
 def build_visual_backbone(cfg: ModelConfig) -> nn.Module:
     if cfg.backbone == "small3d":
-        return Small3DEncoder(cfg.visual_dim, cfg.small3d_widths, cfg.input_size, cfg.resolutions[0])
+        return Small3DEncoder(cfg.visual_dim, cfg.small3d_widths, cfg.input_size, cfg.resolutions[0],
+                              cfg.small3d_stem_kernel)
     streams = 2 if cfg.modality == "rgb+flow" else 1
     return I3DMixed4fEncoder(cfg.backbone_in_channels, streams, cfg.resolutions[0],
                              cfg.mixed_4f_bn_eps, cfg.mixed_4f_bn_momentum)

@@ -65,7 +65,7 @@ def test_fit_local_spawns_processes_and_returns_the_trained_weights(tmp_path):
     from acga.checkpoint import load_checkpoint
     from acga.engine import fit_local
 
-    cfg1 = load_config("demo", DDP_CFG)
+    cfg1 = load_config("demo", DDP_CFG + ["train.processes=1"])
     single = fit(cfg1, TensorDataset(8, cfg1), tmp_path / "single", progress=False)
     cfg2 = load_config("demo", DDP_CFG + ["train.processes=2"])
     model = fit_local(cfg2, partial(TensorDataset, 8, cfg2), tmp_path / "local", progress=False)

@@ -129,7 +129,7 @@ def test_fit_local_with_one_process_is_fit(tmp_path):
 
     from acga.engine import fit_local
 
-    cfg = load_config("demo", TINY + ["train.epochs=1"])
+    cfg = load_config("demo", TINY + ["train.epochs=1", "train.processes=1"])
     a = fit(cfg, TensorDataset(4, cfg), tmp_path / "a", progress=False)
     b = fit_local(cfg, partial(TensorDataset, 4, cfg), tmp_path / "b", progress=False)
     for p, q in zip(a.parameters(), b.parameters()):

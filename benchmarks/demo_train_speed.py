@@ -1,0 +1,123 @@
+"""Training speed of the demo configuration on this CPU, one change at a time.
+
+Each row trains ``configs/demo.yaml`` (batch 4, 128x128 input, 8-frame clips) for ``--steps``
+steps on random in-memory clips with the real trainer (``acga.engine.fit_local``: forward,
+weighted BCE at three resolutions, backward, Adam), in a fresh Python process, since the
+malloc setting is process-wide. Rows, each adding one change to the one before:
+
+1. ``before``: the demo as it was: stem kernel (3, 5, 5), glibc's default malloc, one process
+   with all cores as threads;
+2. ``+ malloc``: ``acga.utils.retain_freed_memory`` (what the ``acga`` command does);
+3. ``+ stem 1x5x5``: ``model.small3d_stem_kernel=[1,5,5]``;
+4. ``+ 2 processes``: ``train.processes=2`` (DDP over gloo, one thread each).
+
+The first ``--warmup`` steps are not timed. Prints a table and writes
+benchmarks/results/demo_train_speed.json.
+
+    python benchmarks/demo_train_speed.py
+    python benchmarks/demo_train_speed.py --steps 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from functools import partial
+from pathlib import Path
+
+ROWS = [
+    ("before", False, ["model.small3d_stem_kernel=[3,5,5]", "train.processes=1"]),
+    ("+ malloc", True, ["model.small3d_stem_kernel=[3,5,5]", "train.processes=1"]),
+    ("+ stem 1x5x5", True, ["model.small3d_stem_kernel=[1,5,5]", "train.processes=1"]),
+    ("+ 2 processes", True, ["model.small3d_stem_kernel=[1,5,5]", "train.processes=2"]),
+]
+
+
+class RandomClips:
+    """``n`` random samples shaped as SegmentationDataset returns them for ``cfg``."""
+
+    def __init__(self, n: int, cfg):
+        import torch
+
+        g = torch.Generator().manual_seed(0)
+        m = cfg.model
+        self.items = [{
+            "visual": torch.rand(3, m.clip_len, m.input_size, m.input_size, generator=g) * 2 - 1,
+            "words": torch.randn(m.num_words, m.word_dim, generator=g),
+            "word_mask": torch.ones(m.num_words, dtype=torch.bool),
+            "mask": (torch.rand(1, m.input_size, m.input_size, generator=g) > 0.9).float(),
+            "index": torch.tensor(i),
+        } for i in range(n)]
+        self.size = m.input_size
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def _measure(overrides: list[str], steps: int, warmup: int, malloc: bool) -> dict:
+    """Run in a fresh process: train ``steps`` steps, return the timed rate past ``warmup``."""
+    import torch
+
+    from acga.config import load_config
+    from acga.engine import fit_local, local_processes
+    from acga.utils import peak_rss_mib, retain_freed_memory
+
+    if malloc:
+        retain_freed_memory()
+    cfg = load_config("demo", overrides + ["train.epochs=1", f"train.steps_per_epoch={steps}",
+                                           "train.device=cpu"])
+    with tempfile.TemporaryDirectory() as tmp:
+        fit_local(cfg, partial(RandomClips, steps * cfg.train.batch_size, cfg), tmp, progress=False)
+        log = [json.loads(x) for x in (Path(tmp) / "log.jsonl").read_text().splitlines()]
+    rec = [r for r in log if r["kind"] == "step"]
+    # samples_per_s is cumulative from the epoch's start: recover the time at two steps.
+    seen = [r["step"] * cfg.train.batch_size for r in rec]
+    t = [s / r["samples_per_s"] for s, r in zip(seen, rec)]
+    rate = (seen[-1] - seen[warmup - 1]) / (t[-1] - t[warmup - 1])
+    return {"samples_per_s": round(rate, 2), "seconds_per_step": round(cfg.train.batch_size / rate, 4),
+            "processes": local_processes(cfg), "threads": torch.get_num_threads(),
+            "peak_rss_mib_main": round(peak_rss_mib())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "demo_train_speed.json"))
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:  # one row, in its own process
+        spec = json.loads(args.child)
+        print(json.dumps(_measure(spec["overrides"], args.steps, args.warmup, spec["malloc"])))
+        return
+    rows = []
+    for name, malloc, overrides in ROWS:
+        spec = json.dumps({"overrides": overrides, "malloc": malloc})
+        env = dict(os.environ, ACGA_MALLOC="retain" if malloc else "default")
+        done = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--warmup",
+                               str(args.warmup), "--child", spec], env=env, check=True,
+                              capture_output=True, text=True)
+        row = {"variant": name, "overrides": overrides, "malloc_retain": malloc,
+               **json.loads(done.stdout.strip().splitlines()[-1])}
+        rows.append(row)
+        print(f"{name:<16} done: {row['samples_per_s']} samples/s", file=sys.stderr)
+    base = rows[0]["samples_per_s"]
+    print(f"\n{'variant':<16} {'processes':>9} {'samples/s':>10} {'s/step':>7} {'speed-up':>9}")
+    for r in rows:
+        print(f"{r['variant']:<16} {r['processes']:>9} {r['samples_per_s']:>10} "
+              f"{r['seconds_per_step']:>7} {r['samples_per_s'] / base:>8.2f}x")
+    result = {"config": "demo", "batch": 4, "steps": args.steps, "warmup": args.warmup,
+              "cpus": os.cpu_count(), "rows": rows}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -31,3 +31,17 @@ class TensorDataset:
 
     def __getitem__(self, i):
         return self.items[i]
+
+
+def sleep_until_orphaned(pid_file: str) -> None:
+    """A worker body for the orphan test: watch the parent as fit_local's workers do, then
+    wait far longer than the test does."""
+    import os
+    import time
+
+    from acga.engine import _exit_with_parent
+
+    _exit_with_parent(poll_s=0.05)
+    with open(pid_file, "w") as handle:
+        handle.write(str(os.getpid()))
+    time.sleep(60)

@@ -263,10 +263,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this worker when the process that spawned it dies (killed, not just interrupted), so
+    no orphan goes on training and writing checkpoints into the run folder."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="acga-parent-watch", daemon=True).start()
+
+
 def _fit_worker(rank: int, world: int, port: int, threads: int, cfg: Config,
                 build_train_set: Callable[[], object], out_dir: str, resume: bool,
                 progress: bool, log_level: int, malloc_retain: bool) -> None:
     """One of ``fit_local``'s processes: join the local gloo group and run ``fit``."""
+    _exit_with_parent()
     os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     logging.basicConfig(level=log_level if rank == 0 else max(log_level, logging.ERROR),

@@ -134,3 +134,40 @@ def test_fit_local_with_one_process_is_fit(tmp_path):
     b = fit_local(cfg, partial(TensorDataset, 4, cfg), tmp_path / "b", progress=False)
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return not any(line.startswith("State:") and "Z" in line.split()[1] for line in handle)
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="reads /proc")
+def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
+    """A killed `acga train` must not leave its spawned workers training on."""
+    import subprocess
+    import sys
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    parent = (
+        "import multiprocessing as mp, os, sys, time\n"
+        "from engine_fixtures import sleep_until_orphaned\n"
+        "if __name__ == '__main__':\n"
+        f"    p = mp.get_context('spawn').Process(target=sleep_until_orphaned, args=({str(pid_file)!r},))\n"
+        "    p.start()\n"
+        f"    while not os.path.exists({str(pid_file)!r}): time.sleep(0.02)\n"
+        "    time.sleep(0.2)\n"
+        "    os._exit(9)  # dies the way a SIGKILL would: no cleanup, no join\n"
+    )
+    tests_dir = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    done = subprocess.run([sys.executable, "-c", parent], cwd=tests_dir, timeout=60,
+                          env={**__import__("os").environ, "PYTHONPATH": tests_dir})
+    assert done.returncode == 9
+    worker = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)

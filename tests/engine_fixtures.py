@@ -45,3 +45,10 @@ def sleep_until_orphaned(pid_file: str) -> None:
     with open(pid_file, "w") as handle:
         handle.write(str(os.getpid()))
     time.sleep(60)
+
+
+def missing_dataset():
+    """A build_train_set for fit_local that fails the way a wrong dataset root does."""
+    from acga.errors import DataError
+
+    raise DataError("a2d root /nowhere: no Release/videoset.csv")

@@ -29,6 +29,7 @@ from torch import nn
 from .checkpoint import (load_checkpoint, load_model_weights, load_optimizer_state, restore_rng,
                          save_checkpoint)
 from .config import Config, config_to_dict
+from .errors import AcgaError
 from .losses import segmentation_loss
 from .models import build_model
 from .utils import seed_everything
@@ -279,6 +280,9 @@ def _exit_with_parent(poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="acga-parent-watch", daemon=True).start()
 
 
+_WORKER_USER_ERROR = 3  # exit status of a worker stopped by an AcgaError it has logged
+
+
 def _fit_worker(rank: int, world: int, port: int, threads: int, cfg: Config,
                 build_train_set: Callable[[], object], out_dir: str, resume: bool,
                 progress: bool, log_level: int, malloc_retain: bool) -> None:
@@ -295,6 +299,9 @@ def _fit_worker(rank: int, world: int, port: int, threads: int, cfg: Config,
     torch.set_num_threads(threads)
     try:
         fit(cfg, build_train_set(), out_dir, resume=resume, progress=progress)
+    except AcgaError as exc:  # a user's mistake (bad data, config): its message, no traceback
+        log.error("training process %d: %s", rank, exc)
+        raise SystemExit(_WORKER_USER_ERROR) from None
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -318,9 +325,14 @@ def fit_local(cfg: Config, build_train_set: Callable[[], object], out_dir: str |
     threads = max(1, torch.get_num_threads() // n)
     log.info("training in %d local processes (gloo), %d thread(s) each", n, threads)
     malloc_retain = os.environ.get("ACGA_MALLOC", "retain") != "default"
-    mp.spawn(_fit_worker, nprocs=n, join=True,
-             args=(n, _free_port(), threads, cfg, build_train_set, str(out_dir), resume, progress,
-                   logging.getLogger("acga").getEffectiveLevel(), malloc_retain))
+    try:
+        mp.spawn(_fit_worker, nprocs=n, join=True,
+                 args=(n, _free_port(), threads, cfg, build_train_set, str(out_dir), resume,
+                       progress, logging.getLogger("acga").getEffectiveLevel(), malloc_retain))
+    except mp.ProcessExitedException as exc:
+        if exc.exit_code != _WORKER_USER_ERROR:
+            raise
+        raise AcgaError(f"training process {exc.error_index} stopped: see its error above") from None
     model = build_model(cfg)
     load_model_weights(model, load_checkpoint(Path(out_dir) / "last.safetensors"))
     return model

@@ -81,3 +81,17 @@ def test_fit_local_spawns_processes_and_returns_the_trained_weights(tmp_path):
     # the two runs start from the same weights (DDP broadcasts rank 0's), so they stay close
     drift = max((p - q).abs().max().item() for p, q in zip(single.parameters(), model.parameters()))
     assert drift < 0.05
+
+
+@pytest.mark.slow
+def test_fit_local_reports_a_workers_error_without_a_traceback(tmp_path, capfd):
+    from acga.engine import fit_local
+    from acga.errors import AcgaError
+    from engine_fixtures import missing_dataset
+
+    cfg = load_config("demo", DDP_CFG + ["train.processes=2"])
+    with pytest.raises(AcgaError, match=r"training process [01] stopped: see its error above"):
+        fit_local(cfg, missing_dataset, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "last.safetensors").exists()
+    err = capfd.readouterr().err  # the workers' stderr: the message, once per process
+    assert "no Release/videoset.csv" in err and "Traceback" not in err

@@ -37,35 +37,12 @@ ROWS = [
 ]
 
 
-class RandomClips:
-    """``n`` random samples shaped as SegmentationDataset returns them for ``cfg``."""
-
-    def __init__(self, n: int, cfg):
-        import torch
-
-        g = torch.Generator().manual_seed(0)
-        m = cfg.model
-        self.items = [{
-            "visual": torch.rand(3, m.clip_len, m.input_size, m.input_size, generator=g) * 2 - 1,
-            "words": torch.randn(m.num_words, m.word_dim, generator=g),
-            "word_mask": torch.ones(m.num_words, dtype=torch.bool),
-            "mask": (torch.rand(1, m.input_size, m.input_size, generator=g) > 0.9).float(),
-            "index": torch.tensor(i),
-        } for i in range(n)]
-        self.size = m.input_size
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
-
-
 def _measure(overrides: list[str], steps: int, warmup: int, malloc: bool) -> dict:
     """Run in a fresh process: train ``steps`` steps, return the timed rate past ``warmup``."""
     import torch
 
     from acga.config import load_config
+    from acga.data.dataset import RandomSamples
     from acga.engine import fit_local, local_processes
     from acga.utils import peak_rss_mib, retain_freed_memory
 
@@ -74,7 +51,7 @@ def _measure(overrides: list[str], steps: int, warmup: int, malloc: bool) -> dic
     cfg = load_config("demo", overrides + ["train.epochs=1", f"train.steps_per_epoch={steps}",
                                            "train.device=cpu"])
     with tempfile.TemporaryDirectory() as tmp:
-        fit_local(cfg, partial(RandomClips, steps * cfg.train.batch_size, cfg), tmp, progress=False)
+        fit_local(cfg, partial(RandomSamples, steps * cfg.train.batch_size, cfg), tmp, progress=False)
         log = [json.loads(x) for x in (Path(tmp) / "log.jsonl").read_text().splitlines()]
     rec = [r for r in log if r["kind"] == "step"]
     # samples_per_s is cumulative from the epoch's start: recover the time at two steps.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import torch
+from acga.data.dataset import RandomSamples
 
 TINY = ["model.backbone=small3d", "model.visual_dim=8", "model.small3d_widths=[4,8]",
         "model.word_dim=6", "model.num_words=5", "model.clip_len=2", "model.input_size=32",
@@ -11,26 +11,11 @@ TINY = ["model.backbone=small3d", "model.visual_dim=8", "model.small3d_widths=[4
         "data.source=video"]
 
 
-class TensorDataset:
-    """Random clips, words and masks: what SegmentationDataset returns, held in memory."""
+class TensorDataset(RandomSamples):
+    """Random clips, words and masks (30% foreground): what SegmentationDataset returns."""
 
     def __init__(self, n: int, cfg):
-        g = torch.Generator().manual_seed(123)
-        m = cfg.model
-        self.items = [{
-            "visual": torch.rand(3, m.clip_len, m.input_size, m.input_size, generator=g) * 2 - 1,
-            "words": torch.randn(m.num_words, m.word_dim, generator=g),
-            "word_mask": torch.ones(m.num_words, dtype=torch.bool),
-            "mask": (torch.rand(1, m.input_size, m.input_size, generator=g) > 0.7).float(),
-            "index": torch.tensor(i),
-        } for i in range(n)]
-        self.size = m.input_size
-
-    def __len__(self):
-        return len(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
+        super().__init__(n, cfg, seed=123, foreground=0.3)
 
 
 def sleep_until_orphaned(pid_file: str) -> None:

@@ -58,6 +58,21 @@ def test_dataset_tensors_follow_the_release(release):
     assert bool(item["word_mask"][: min(n_tokens, 20)].all()) and not bool(item["word_mask"][n_tokens:].any())
 
 
+def test_random_samples_have_the_real_datasets_keys_shapes_and_dtypes(release):
+    from acga.data.dataset import RandomSamples
+
+    cfg = _cfg(release)
+    real = build_dataset(cfg, "train")[0]
+    fake = RandomSamples(3, cfg, seed=5, foreground=0.25)
+    assert set(fake[0]) == set(real)
+    for key in real:
+        assert fake[0][key].shape == real[key].shape and fake[0][key].dtype == real[key].dtype, key
+    assert len(fake) == 3 and int(fake[2]["index"]) == 2
+    assert torch.equal(RandomSamples(3, cfg, seed=5)[1]["visual"], fake[1]["visual"])  # seeded
+    masks = torch.stack([fake[i]["mask"] for i in range(3)])
+    assert 0.2 < float(masks.mean()) < 0.3
+
+
 def test_train_then_evaluate_both_protocols(release, tmp_path):
     cfg = _cfg(release)
     train = build_dataset(cfg, "train")

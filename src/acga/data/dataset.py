@@ -24,7 +24,7 @@ from ..config import Config
 from ..errors import DataError
 from .records import Sample
 
-__all__ = ["SegmentationDataset", "index_samples", "load_mask", "embed_queries"]
+__all__ = ["SegmentationDataset", "RandomSamples", "index_samples", "load_mask", "embed_queries"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,30 @@ def embed_queries(queries: Sequence[str], vectors, num_words: int) -> tuple[np.n
         log.warning("%d of %d query words are not in the word vectors (zero vectors)",
                     oov_total, tokens_total)
     return out, masks
+
+
+class RandomSamples(Dataset):
+    """``n`` seeded random samples with the keys and shapes SegmentationDataset gives ``cfg``
+    (a clip in [-1, 1], unit-normal word vectors, all words real, a mask with about
+    ``foreground`` of its pixels set): for timing the trainer and for tests, held in memory."""
+
+    def __init__(self, n: int, cfg: Config, *, seed: int = 0, foreground: float = 0.1):
+        g = torch.Generator().manual_seed(seed)
+        m = cfg.model
+        self.items = [{
+            "visual": torch.rand(3, m.clip_len, m.input_size, m.input_size, generator=g) * 2 - 1,
+            "words": torch.randn(m.num_words, m.word_dim, generator=g),
+            "word_mask": torch.ones(m.num_words, dtype=torch.bool),
+            "mask": (torch.rand(1, m.input_size, m.input_size, generator=g) > 1 - foreground).float(),
+            "index": torch.tensor(i),
+        } for i in range(n)]
+        self.size = m.input_size
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.items[i]
 
 
 class SegmentationDataset(Dataset):

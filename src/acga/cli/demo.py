@@ -16,13 +16,13 @@ training curves and overlays. Re-running resumes: finished stages are skipped.
 
 examples:
   acga demo                       # about 15 minutes on a 2-core CPU
-  acga demo --quick --out /tmp/d  # about 3 minutes
+  acga demo --quick --out /tmp/d  # about 2 minutes
 """
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="acga-demo", help="output folder (default: acga-demo)")
-    parser.add_argument("--quick", action="store_true", help="smaller data and model, ~3 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller data and model, ~2 minutes")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="overrides of the demo config (e.g. train.epochs=2)")

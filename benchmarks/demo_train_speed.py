@@ -37,7 +37,7 @@ ROWS = [
 ]
 
 
-def _measure(overrides: list[str], steps: int, warmup: int, malloc: bool) -> dict:
+def _measure(overrides: list[str], steps: int, warmup: int) -> dict:
     """Run in a fresh process: train ``steps`` steps, return the timed rate past ``warmup``."""
     import torch
 
@@ -46,8 +46,7 @@ def _measure(overrides: list[str], steps: int, warmup: int, malloc: bool) -> dic
     from acga.engine import fit_local, local_processes
     from acga.utils import peak_rss_mib, retain_freed_memory
 
-    if malloc:
-        retain_freed_memory()
+    retain_freed_memory()  # a no-op in the rows run with ACGA_MALLOC=default
     cfg = load_config("demo", overrides + ["train.epochs=1", f"train.steps_per_epoch={steps}",
                                            "train.device=cpu"])
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,11 +71,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.child is not None:  # one row, in its own process
         spec = json.loads(args.child)
-        print(json.dumps(_measure(spec["overrides"], args.steps, args.warmup, spec["malloc"])))
+        print(json.dumps(_measure(spec["overrides"], args.steps, args.warmup)))
         return
     rows = []
     for name, malloc, overrides in ROWS:
-        spec = json.dumps({"overrides": overrides, "malloc": malloc})
+        spec = json.dumps({"overrides": overrides})
         env = dict(os.environ, ACGA_MALLOC="retain" if malloc else "default")
         done = subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--warmup",
                                str(args.warmup), "--child", spec], env=env, check=True,

@@ -176,9 +176,10 @@ class TrainConfig:
     processes: int = 1
     """Training processes on this machine's CPU. Above 1, ``acga train`` / ``demo`` / ``ablate``
     spawn that many DDP (gloo) workers, each with an equal share of the cores and its slice of
-    every global batch (``batch_size`` stays the global batch): on a CPU, single-threaded
-    processes use the cores better than one process's threads. Ignored on a GPU and under
-    ``torchrun``; capped at the CPU count; it must divide ``batch_size``."""
+    every global batch (``batch_size`` stays the global batch). On the 2-core CPU two processes
+    measured the same speed as one with two threads (benchmarks/demo_train_speed.py); more cores
+    may differ. Ignored on a GPU and under ``torchrun``; capped at the CPU count; it must divide
+    ``batch_size``."""
     amp: Literal["none", "bf16", "fp16"] = "none"
     device: str = "auto"
     weight_decay: float = 0.0

@@ -285,17 +285,16 @@ _WORKER_USER_ERROR = 3  # exit status of a worker stopped by an AcgaError it has
 
 def _fit_worker(rank: int, world: int, port: int, threads: int, cfg: Config,
                 build_train_set: Callable[[], object], out_dir: str, resume: bool,
-                progress: bool, log_level: int, malloc_retain: bool) -> None:
+                progress: bool, log_level: int) -> None:
     """One of ``fit_local``'s processes: join the local gloo group and run ``fit``."""
     _exit_with_parent()
     os.environ.update({"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
     logging.basicConfig(level=log_level if rank == 0 else max(log_level, logging.ERROR),
                         format="%(levelname)s %(name)s: %(message)s")
-    if malloc_retain:
-        from .utils import retain_freed_memory
+    from .utils import retain_freed_memory
 
-        retain_freed_memory()
+    retain_freed_memory()  # as the `acga` command does (ACGA_MALLOC is inherited)
     torch.set_num_threads(threads)
     try:
         fit(cfg, build_train_set(), out_dir, resume=resume, progress=progress)
@@ -324,11 +323,10 @@ def fit_local(cfg: Config, build_train_set: Callable[[], object], out_dir: str |
 
     threads = max(1, torch.get_num_threads() // n)
     log.info("training in %d local processes (gloo), %d thread(s) each", n, threads)
-    malloc_retain = os.environ.get("ACGA_MALLOC", "retain") != "default"
     try:
         mp.spawn(_fit_worker, nprocs=n, join=True,
                  args=(n, _free_port(), threads, cfg, build_train_set, str(out_dir), resume,
-                       progress, logging.getLogger("acga").getEffectiveLevel(), malloc_retain))
+                       progress, logging.getLogger("acga").getEffectiveLevel()))
     except mp.ProcessExitedException as exc:
         if exc.exit_code != _WORKER_USER_ERROR:
             raise

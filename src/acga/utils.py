@@ -87,13 +87,14 @@ def retain_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 
     beyond ``trim_threshold`` free bytes removes that; the process then holds its peak
     working set, which it needs at every step anyway.
 
-    A process-wide setting, so only the command-line entry point calls it (``ACGA_MALLOC=default``
-    turns it off). Returns False, changing nothing, where glibc is not the C library.
+    A process-wide setting, so only entry points call it: the ``acga`` command and the training
+    processes ``engine.fit_local`` spawns. Returns False, changing nothing, when the environment
+    variable ``ACGA_MALLOC`` is ``default`` or glibc is not the C library.
     """
     import ctypes
     import sys
 
-    if not sys.platform.startswith("linux"):
+    if os.environ.get("ACGA_MALLOC", "retain") == "default" or not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")

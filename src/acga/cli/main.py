@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 from typing import Sequence
 
@@ -95,10 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, module = _command_parser(command, module_name, help_text)
     args = parser.parse_args(rest)
     _setup_logging(args)
-    if os.environ.get("ACGA_MALLOC", "retain") != "default":
-        from ..utils import retain_freed_memory
+    from ..utils import retain_freed_memory
 
-        retain_freed_memory()  # training steps re-use their memory (see the docstring)
+    retain_freed_memory()  # training steps re-use their memory (see the docstring)
     try:
         return int(module.run(args) or 0)
     except AcgaError as exc:

@@ -136,14 +136,20 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(path, groups["model"], groups["optim"], groups["rng"], config, state)
 
 
+# Parameters that older versions had and that never influenced the output; a checkpoint that
+# still holds them loads without them. Key-Word-Aware's score bias cancelled in its softmax.
+RETIRED_KEYS = ("text_attention.score.bias",)
+
+
 def load_model_weights(model: nn.Module, ckpt: Checkpoint) -> None:
     """Load ``ckpt``'s model tensors, or raise listing every mismatched key and shape."""
     model = getattr(model, "module", model)
     own = model.state_dict()
-    missing = sorted(set(own) - set(ckpt.model))
-    unexpected = sorted(set(ckpt.model) - set(own))
-    shapes = [f"{k}: checkpoint {tuple(ckpt.model[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in sorted(set(own) & set(ckpt.model)) if own[k].shape != ckpt.model[k].shape]
+    tensors = {k: v for k, v in ckpt.model.items() if k in own or k not in RETIRED_KEYS}
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in sorted(set(own) & set(tensors)) if own[k].shape != tensors[k].shape]
     if missing or unexpected or shapes:
         lines = []
         if missing:
@@ -157,7 +163,7 @@ def load_model_weights(model: nn.Module, ckpt: Checkpoint) -> None:
         raise CheckpointError(f"checkpoint {ckpt.path} does not match the model's config: " +
                               " | ".join(lines) + ". Use the config the checkpoint was trained "
                               "with (it is stored in the checkpoint).")
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in ckpt.model.items()})
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, ckpt: Checkpoint) -> None:

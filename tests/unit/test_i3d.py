@@ -133,8 +133,10 @@ def test_split_run_equals_one_run():
         tail = model(cached, start="Mixed_4f", end="Mixed_4f")
         alone = model.block("Mixed_4f")(cached)
     assert full.shape == (1, 832, 2, 3, 3)
-    assert torch.equal(tail, full)
-    assert torch.equal(alone, full)
+    # The same kernels on the same shapes; a tolerance all the same, since no algebra makes
+    # two runs of a convolution bit-identical on every CPU.
+    torch.testing.assert_close(tail, full, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(alone, full, rtol=1e-5, atol=1e-6)
 
 
 def test_build_mixed_4f_is_the_block():

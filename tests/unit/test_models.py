@@ -125,12 +125,25 @@ def _inputs(cfg, batch=2):
     return visual, words
 
 
+def _zero_by_algebra(cfg) -> set[str]:
+    """Parameters whose gradient is zero in exact arithmetic: LGVA's bias of the projection that
+    indexes the softmax's columns adds a constant to each row of logits, which the softmax cancels
+    (kept for the paper's parameter count; see LanguageGuidedVisionAttention)."""
+    m = cfg.model
+    if m.attention != "acga" or not m.vision_attention:
+        return set()
+    return {"vision_attention.key.bias" if m.lgva_scores == "query_key" else "vision_attention.query.bias"}
+
+
 @pytest.mark.parametrize("name", ABLATIONS)
 def test_every_config_forward_backward_reaches_every_parameter(name):
+    # float64: some true gradients at this reduced size are ~1e-11, far above float64 rounding
+    # (~1e-25 here) but not safely above float32's; a parameter counts as reached only if its
+    # gradient is non-zero by algebra, not by rounding.
     torch.manual_seed(0)
     cfg = _small_cfg(name)
-    model = build_model(cfg)
-    visual, words = _inputs(cfg)
+    model = build_model(cfg).double()
+    visual, words = (x.double() for x in _inputs(cfg))
     out = model(visual, words)
     r1, r2, r3 = cfg.model.resolutions
     sizes = {"S": r1, "M": r2, "L": r3}
@@ -138,13 +151,50 @@ def test_every_config_forward_backward_reaches_every_parameter(name):
         assert out[head].shape == (2, 1, sizes[head], sizes[head])
     assert out["final"].shape == (2, 1, r3, r3)
     assert torch.isfinite(out["final"]).all()
-    mask = (torch.rand(2, 1, r3, r3) > 0.7).float()
+    mask = (torch.rand(2, 1, r3, r3) > 0.7).double()
     loss, terms = segmentation_loss(out, mask, cfg.model, cfg.loss)
     assert set(terms) == {f"loss_{h}" for h in cfg.model.heads}
     loss.backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and
-               (p.grad is None or not torch.any(p.grad != 0))]
+    grads = {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+    assert all(g is not None for g in grads.values())
+    largest = max(g.abs().max().item() for g in grads.values())
+    zero = _zero_by_algebra(cfg)
+    assert zero <= set(grads)
+    missing = [n for n, g in grads.items() if n not in zero and not torch.any(g != 0)]
     assert missing == []
+    for n in zero:  # rounding noise only: many orders of magnitude below every real gradient
+        assert grads[n].abs().max().item() < 1e-10 * largest, n
+
+
+@pytest.mark.parametrize("order", ["query_key", "key_query"])
+def test_lgva_column_bias_has_no_effect(order):
+    """The reasoning behind _zero_by_algebra: shifting that bias leaves F_VA unchanged, while
+    shifting the other projection's bias changes it."""
+    torch.manual_seed(3)
+    att = LanguageGuidedVisionAttention(visual_dim=6, text_dim=4, scores=order).double()
+    f_vc, f_t = torch.randn(2, 6, 3, 3, dtype=torch.float64), torch.randn(2, 5, 4, dtype=torch.float64)
+    before = att(f_vc, f_t)[0]
+    cancelled, kept = (att.key, att.query) if order == "query_key" else (att.query, att.key)
+    with torch.no_grad():
+        cancelled.bias.add_(torch.randn(6, dtype=torch.float64))
+    torch.testing.assert_close(att(f_vc, f_t)[0], before, rtol=1e-9, atol=1e-12)
+    with torch.no_grad():
+        kept.bias.add_(torch.randn(6, dtype=torch.float64))
+    assert (att(f_vc, f_t)[0] - before).abs().max().item() > 1e-3
+
+
+def test_kwa_score_has_no_bias_and_old_checkpoints_still_load(tmp_path):
+    from acga.checkpoint import Checkpoint, load_model_weights
+
+    cfg = _small_cfg("ablations/kwa")
+    model = build_model(cfg)
+    assert model.text_attention.score.bias is None
+    old = {k: v.clone() for k, v in model.state_dict().items()}
+    old["text_attention.score.bias"] = torch.tensor([0.3])  # written by acga <= 0.1
+    other = build_model(cfg)
+    load_model_weights(other, Checkpoint(tmp_path / "old.safetensors", old, {}, {}, {}, {}))
+    for k, v in model.state_dict().items():
+        assert torch.equal(other.state_dict()[k], v), k
 
 
 PAPER_COUNTS = {

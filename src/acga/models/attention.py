@@ -67,6 +67,11 @@ class LanguageGuidedVisionAttention(nn.Module):
         scores: ``query_key`` = softmax(Q K^T) as eq. 8; ``key_query`` = softmax(K Q^T), the
             release's indexing (rows indexed by the key projection).
         gate: ``linear`` (eq. 5) or ``sigmoid`` applied to the gate.
+
+    The bias of the projection that indexes the softmax's columns (``key`` for ``query_key``,
+    ``query`` for ``key_query``) adds q_i . (b * gate) to every entry of row i, a constant that the
+    softmax over that row cancels: it has no effect on the output and no gradient. It is kept
+    because the paper's parameter count and the release's checkpoints include it.
     """
 
     def __init__(self, visual_dim: int, text_dim: int, value_channels: int | None = None,
@@ -118,7 +123,9 @@ class KeyWordAwareAttention(nn.Module):
         super().__init__()
         self.visual_proj = nn.Linear(visual_dim, text_dim)
         self.word_proj = nn.Linear(text_dim, text_dim)
-        self.score = nn.Linear(text_dim, 1)
+        # No bias: a constant added to every word's logit cancels in the softmax over words, so
+        # its gradient is zero by algebra and it could never learn.
+        self.score = nn.Linear(text_dim, 1, bias=False)
         self.text_dim = text_dim
 
     def forward(self, f_vc: torch.Tensor, f_t: torch.Tensor,

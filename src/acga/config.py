@@ -125,6 +125,11 @@ class ModelConfig:
     """Channel order of the decoder's concatenations: eq. 11's [F_VA, C, F_TA], or the release's."""
     init: Literal["released", "pytorch"] = "released"
     """``released``: Linear weights N(0, 0.02), zero bias; convolutions PyTorch's default."""
+    decoder_impl: Literal["fast", "reference"] = "fast"
+    """How the decoder computes (same parameters, same outputs up to float rounding): ``fast``
+    (channels-last, text and coordinate terms of each head's first convolution computed at low
+    resolution, see acga.models.decoder) or ``reference``, the direct transcription of eq. 10-13
+    that the tests and benchmarks compare against."""
 
     # --- baselines (acga.models.baselines; ignored by ACGA) -------------------------------------
     lstm_hidden: int = 1000

@@ -266,9 +266,10 @@ def _our_model(dst, overrides=()):
 
 # ------------------------------------------------------------------ tests
 
-def test_converted_model_matches_the_release_forward(converted, release_sd):
+@pytest.mark.parametrize("impl", ["fast", "reference"])
+def test_converted_model_matches_the_release_forward(converted, release_sd, impl):
     _, dst, _ = converted
-    model, _ = _our_model(dst)
+    model, _ = _our_model(dst, [f"model.decoder_impl={impl}"])
     video, words = _inputs()
     with torch.no_grad():
         ours = model(video, words, return_attention=True)

@@ -66,7 +66,8 @@ class ACGA(nn.Module):
             video_dim = vc_dim
         self.decoder = MultiResolutionDecoder(
             video_dim, c.word_dim, c.coord_dim, c.resolutions, c.heads, c.mrf, c.head_widths,
-            c.deconv_dims, c.deconv_activation, c.coords, c.concat_order)
+            c.deconv_dims, c.deconv_activation, c.coords, c.concat_order,
+            c.decoder_impl)
         if c.init == "released":
             init_released(self.text_encoder)
             for m in (self.text_attention, self.vision_attention):

@@ -11,7 +11,7 @@ import torch
 from acga.config import list_packaged_configs, load_config
 from acga.errors import InvalidShapeError
 from acga.losses import segmentation_loss, weighted_bce
-from acga.models import build_model, parameter_table
+from acga.models import build_model, parameter_table, parameters_without_gradient
 from acga.models.attention import LanguageGuidedVisionAttention, VisionGuidedLanguageAttention
 from acga.models.layers import coordinate_map
 
@@ -126,13 +126,9 @@ def _inputs(cfg, batch=2):
 
 
 def _zero_by_algebra(cfg) -> set[str]:
-    """Parameters whose gradient is zero in exact arithmetic: LGVA's bias of the projection that
-    indexes the softmax's columns adds a constant to each row of logits, which the softmax cancels
-    (kept for the paper's parameter count; see LanguageGuidedVisionAttention)."""
-    m = cfg.model
-    if m.attention != "acga" or not m.vision_attention:
-        return set()
-    return {"vision_attention.key.bias" if m.lgva_scores == "query_key" else "vision_attention.query.bias"}
+    """The library's list of parameters without a gradient, which the reasoning of
+    test_lgva_column_bias_has_no_effect backs."""
+    return parameters_without_gradient(cfg)
 
 
 @pytest.mark.parametrize("name", ABLATIONS)

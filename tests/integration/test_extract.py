@@ -170,3 +170,83 @@ def test_weights_file_is_hashed_and_a_wrong_one_leaves_no_cache(a2d_root, tmp_pa
     report = extract_features("a2d", a2d_root, tmp_path / "c", weights=rgb, **FAST)
     assert report.settings.weights_sha256 == weights_sha256(rgb) != "random"
     assert report.written == 7
+
+
+# --- the release's I3D: BatchNorm eps 1e-5 -------------------------------------------------------
+
+def _release_checkpoint(path, sd):
+    """The authors' checkpoint layout around a release-layout I3D (see tests/release_i3d.py)."""
+    torch.save({"epoch": 9, "optimizer": {"state": {}, "param_groups": []},
+                "state_dict": {**{f"module.video_model.model.{k}": v for k, v in sd.items()},
+                               "module.conv_fusion.bias": torch.zeros(1)}}, path)
+    return path
+
+
+def test_release_weights_extract_with_release_eps(a2d_root, tmp_path):
+    import json
+
+    from release_i3d import release_mixed_4e, release_state_dict
+
+    sd = release_state_dict(seed=7)
+    weights = _release_checkpoint(tmp_path / "model_best.pth.tar", sd)
+    out = tmp_path / "rel"
+    sample = next(s for s in index_samples("a2d", a2d_root, "train") if s.key == "vidA_f00007_i1")
+    fast = {**FAST, "samples": [sample]}  # one clip: the eps, not the release, is under test
+    report = extract_features("a2d", a2d_root, out, weights=weights, **fast)
+    assert report.settings.bn_eps == 1e-5 and report.written == 1
+    assert json.loads((out / "manifest.json").read_text())["settings"]["bn_eps"] == 1e-5
+
+    x = preprocess_rgb(letterbox(read_clip(a2d_root, "a2d", sample, CLIP), SIZE))[None]
+    with torch.no_grad():
+        ref = release_mixed_4e(sd, x)[0].numpy()
+    got = FeatureCache.open(out).read(sample.key)
+    scale = np.abs(ref).max()
+    np.testing.assert_allclose(got, ref, rtol=2e-3, atol=1e-3 * scale)  # float16 on disk
+
+    # the other eps is another cache: refused in this folder, made in a new one
+    with pytest.raises(DataError, match=r"bn_eps: 1e-05 != 0\.001"):
+        extract_features("a2d", a2d_root, out, weights=weights, bn_eps=1e-3, **fast)
+    tf = extract_features("a2d", a2d_root, tmp_path / "tf", weights=weights, bn_eps=1e-3, **fast)
+    assert tf.settings.bn_eps == 1e-3
+    other = FeatureCache.open(tmp_path / "tf").read(sample.key)
+    assert np.abs(other - got).max() > 1e-2
+
+
+@pytest.mark.parametrize("case", ["neither_layout", "missing_blocks"])
+def test_bad_release_weights_write_nothing(a2d_root, tmp_path, case):
+    from release_i3d import release_state_dict
+
+    path = tmp_path / "model_best.pth.tar"
+    if case == "neither_layout":
+        torch.save({"state_dict": {"module.backbone.layer1.weight": torch.zeros(2)}}, path)
+        match = r"model_best\.pth\.tar.*not an I3D checkpoint"
+    else:
+        sd = {k: v for k, v in release_state_dict(seed=1).items()
+              if not k.startswith("mixed_3c.branch_2")}
+        _release_checkpoint(path, sd)
+        match = (r"missing keys: module\.video_model\.model\.mixed_3c\.branch_2\.0\.conv3d\.weight"
+                 r".*\(10 in all\).*blocks lacking tensors: Mixed_3c")
+    with pytest.raises(CheckpointError, match=match):
+        extract_features("a2d", a2d_root, tmp_path / "out", weights=path, **FAST)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_bn_eps(a2d_root, tmp_path, capsys, monkeypatch):
+    import acga.extract
+
+    out = tmp_path / "c"
+    args = ["extract", "--dataset", "a2d", "--root", str(a2d_root), "--out", str(out),
+            "--clip-len", str(CLIP), "--size", str(SIZE), "--workers", "0", "--no-progress"]
+    assert main(args + ["--bn-eps", "0"]) == 2
+    assert "BatchNorm eps must be a positive number" in capsys.readouterr().err
+    assert not out.exists()
+    seen = {}
+
+    def fake(*a, **kw):
+        seen.update(kw)
+        raise DataError("stop here")
+
+    monkeypatch.setattr(acga.extract, "extract_features", fake)
+    assert main(args + ["--bn-eps", "1e-5"]) == 2
+    assert seen["bn_eps"] == 1e-5
+    assert main(args) == 2 and seen["bn_eps"] is None  # the weights' convention

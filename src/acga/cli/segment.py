@@ -57,8 +57,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="frame (1-based) to draw the attention of (default: the window "
                         "with the most confident response)")
     parser.add_argument("--i3d-weights", metavar="FILE", default=None,
-                        help="RGB I3D weights (rgb_imagenet.pt) for models on I3D features; "
-                        "without them the I3D is random and the masks are meaningless")
+                        help="RGB I3D weights (rgb_imagenet.pt, or the ACGA release's "
+                        "i3d_rgb.pth / checkpoint: BatchNorm eps 1e-5, as for `acga extract`) "
+                        "for models on I3D features; without them the I3D is random and the "
+                        "masks are meaningless")
     parser.add_argument("--word-vectors", metavar="FILE", default=None,
                         help="word vectors (default: those the checkpoint was trained with)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")

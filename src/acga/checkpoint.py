@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,8 @@ from torch import nn
 
 from .errors import CheckpointError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_model_weights", "Checkpoint", "FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model_weights", "load_torch_file",
+           "Checkpoint", "FORMAT"]
 
 FORMAT = "acga-checkpoint"
 VERSION = "1"
@@ -110,13 +113,23 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass a .safetensors file "
                               "written by `acga train` (or convert one with `acga convert-official`)")
+    from .utils import file_kind
+
+    kind = file_kind(path)  # opens the file first: an unreadable one is the OSError it is
+    if kind in ("a zip archive", "a pickle"):
+        raise CheckpointError(f"checkpoint {path} is a PyTorch torch.save file, not an acga "
+                              "checkpoint (.safetensors); convert the authors' checkpoint with "
+                              "`acga convert-official`")
+    if kind != "a safetensors file":
+        raise CheckpointError(f"checkpoint {path} is not a checkpoint: it is {kind}; pass a "
+                              ".safetensors file written by `acga train` or `acga demo`")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     except Exception as exc:  # safetensors raises its own error types for bad headers
-        raise CheckpointError(f"checkpoint {path} is truncated or not a safetensors file ({exc}); "
-                              "use a complete checkpoint written by acga") from None
+        raise CheckpointError(f"checkpoint {path} is a truncated or damaged safetensors file "
+                              f"({exc}); use a complete checkpoint written by acga") from None
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not an acga checkpoint (format "
                               f"{metadata.get('format')!r}); an authors' checkpoint must first go "
@@ -178,3 +191,54 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, ckpt: Checkpoint) -> 
         idx, name = key.split("/", 1)
         state.setdefault(int(idx), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def load_torch_file(path: str | os.PathLike, what: str, advice: str) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain values only, no code runs.
+
+    A file it cannot read is a :class:`CheckpointError` that says what the file is instead
+    (not a PyTorch file at all and what it looks like, a damaged or truncated zip archive, a
+    zip archive of something else, a pickle holding Python objects, naming their type), then
+    ``advice`` (what to pass instead). No message suggests loading the file unsafely.
+
+    Args:
+        what: the file's role, e.g. "the authors' checkpoint" or "I3D weights".
+    """
+    from .utils import file_kind
+
+    path = Path(path)
+    kind = file_kind(path)  # opens the file first: a missing/unreadable one is an OSError
+    if kind not in ("a zip archive", "a pickle"):
+        raise CheckpointError(f"{what} {path} is not a PyTorch file: it is {kind}, not the zip "
+                              f"archive (or pickle) torch.save writes; {advice}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if found:
+            cause = (f"holds a Python object of type {found.group(1)}, and acga reads only "
+                     "tensors and plain values (no code from a file runs)")
+        else:
+            cause = "is damaged: its pickle data cannot be read"
+        raise CheckpointError(f"{what} {path} {cause}; {advice}") from None
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        if kind == "a zip archive":
+            cause = _zip_cause(path)
+        else:
+            cause = "is a damaged or truncated PyTorch checkpoint (its pickle data ends early)"
+        raise CheckpointError(f"{what} {path} {cause}; {advice}") from None
+
+
+def _zip_cause(path: Path) -> str:
+    """Why torch.load refused a zip archive: damaged, or a zip of something else."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "is a damaged or truncated PyTorch checkpoint (its zip archive cannot be read)"
+    if not any(n.endswith("/data.pkl") for n in names):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        return f"is a zip archive but not a PyTorch checkpoint (it holds {shown or 'nothing'})"
+    return "is a damaged PyTorch checkpoint (a part of its zip archive cannot be read)"

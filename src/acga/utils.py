@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "new_file_mode", "seed_everything",
-           "peak_rss_mib", "retain_freed_memory", "resolve_device"]
+           "peak_rss_mib", "retain_freed_memory", "resolve_device", "file_kind"]
 
 
 def _current_umask() -> int:
@@ -197,3 +197,45 @@ def resolve_device(name: str, what: str = "--device"):
         raise ConfigError(f"{what} {name}: torch sees no Apple MPS device on this machine; use "
                           "--device cpu (or auto)")
     return device
+
+
+# (magic prefix, what a file that starts with it is), checked in this order
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a zip archive"), (b"PK\x05\x06", "an empty zip archive"),
+    (b"\x93NUMPY", "a NumPy .npy array"), (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"MATLAB", "a MATLAB .mat file"), (b"\x1f\x8b", "a gzip file"),
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+)
+
+
+def file_kind(path: str | os.PathLike) -> str:
+    """What ``path`` holds, judged from its first bytes, for error messages: ``"a zip archive"``
+    (torch.save's format, .npz), ``"a pickle"`` (torch.save before PyTorch 1.6), ``"a
+    safetensors file"``, ``"a NumPy .npy array"``, ``"an HDF5 file"``, ``"a text file"``,
+    ``"an empty file"``, ... or ``"unrecognised binary data"``.
+
+    Opening the file is the first thing it does, so a missing or unreadable file raises the
+    usual OSError (which the CLI turns into its error line).
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if not head:
+        return "an empty file"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "a pickle"
+    if len(head) >= 9 and head[8:9] == b"{" and \
+            int.from_bytes(head[:8], "little") < 100 * 2**20:
+        return "a safetensors file"
+    if head[4:8] == b"ftyp":
+        return "an MP4/MOV video"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the 512-byte mark is still text
+        text = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+    if text and all(c.isprintable() or c in "\t\r\n" for c in text):
+        return "a text file"
+    return "unrecognised binary data"

@@ -9,7 +9,7 @@ Layout of ``*.safetensors``:
   python RNG states, anything else JSON-safe).
 
 The file is written to a temporary name beside the target and renamed over it, so a crash or
-a full disk leaves the previous checkpoint intact.
+a full disk leaves the previous checkpoint intact; its mode follows the umask, as for any file.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, config: dict,
                     optimizer: torch.optim.Optimizer | None = None, state: dict | None = None,
                     include_rng: bool = True) -> Path:
     """Write model (+ optimizer, RNG, state) to ``path`` atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from .utils import atomic_write_bytes
 
     path = Path(path)
     model = getattr(model, "module", model)  # unwrap DDP
@@ -91,17 +93,11 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, config: dict,
         meta_state["rng"] = rng_meta
     metadata = {"format": FORMAT, "version": VERSION, "config": json.dumps(config),
                 "state": json.dumps(meta_state)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+    # serialised in memory, then written by atomic_write: the one place that names the target
+    # in file-system errors (a full disk included), cleans up its temporary file and gives the
+    # file the umask's mode
+    data = save(tensors, metadata=metadata)
+    atomic_write_bytes(path, data)
     return path
 
 

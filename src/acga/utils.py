@@ -70,7 +70,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
     except OSError as exc:
         raise _with_target(exc, path) from exc
     try:
-        os.fchmod(fd, new_file_mode())
+        os.chmod(tmp, new_file_mode())
         handle = os.fdopen(fd, mode)
         try:
             yield handle

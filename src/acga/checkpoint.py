@@ -238,3 +238,36 @@ def _zip_cause(path: Path) -> str:
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         return f"is a zip archive but not a PyTorch checkpoint (it holds {shown or 'nothing'})"
     return "is a damaged PyTorch checkpoint (a part of its zip archive cannot be read)"
+
+
+# Config fields that decide what the model is fed (clip length, frame size, feature channels,
+# word count and vectors): a model evaluated with other values than it was trained with runs,
+# but on inputs it never saw.
+INPUT_FIELDS = ("model.input_size", "model.resolutions", "model.clip_len", "model.modality",
+                "model.backbone", "model.backbone_in_channels", "model.num_words",
+                "model.word_dim", "data.source", "data.word_vectors")
+
+
+def input_differences(stored: dict, given: dict,
+                      keys: tuple[str, ...] = INPUT_FIELDS) -> list[tuple[str, Any, Any]]:
+    """``(key, stored value, given value)`` for each of ``keys`` where two config dicts (a
+    checkpoint's and the one in use, as :func:`acga.config.config_to_dict` writes them) differ.
+    A key the stored config lacks (an older checkpoint) is not reported."""
+    out = []
+    for key in keys:
+        a, b = stored, given
+        for part in key.split("."):
+            a = a.get(part, _ABSENT) if isinstance(a, dict) else _ABSENT
+            b = b.get(part, _ABSENT) if isinstance(b, dict) else _ABSENT
+        if a is _ABSENT or b is _ABSENT:
+            continue
+        if _plain(a) != _plain(b):
+            out.append((key, _plain(a), _plain(b)))
+    return out
+
+
+_ABSENT = object()
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -14,7 +14,8 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "new_file_mode", "seed_everything",
-           "peak_rss_mib", "retain_freed_memory", "resolve_device", "file_kind"]
+           "peak_rss_mib", "retain_freed_memory", "resolve_device", "file_kind",
+           "check_writable"]
 
 
 def _current_umask() -> int:
@@ -239,3 +240,32 @@ def file_kind(path: str | os.PathLike) -> str:
     if text and all(c.isprintable() or c in "\t\r\n" for c in text):
         return "a text file"
     return "unrecognised binary data"
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Raise now the OSError that writing ``path`` (a file, or with ``folder`` a folder to
+    create files in) would raise later, after the work: a parent that is a file, a file where a
+    folder is meant (or the reverse), a read-only or full file system, no permission.
+
+    Creates nothing that stays: it probes with a temporary file in ``path`` (folder) or in the
+    nearest existing folder above it, removed at once.
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        if not folder and path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    probe_in = path if folder else path.parent
+    while not probe_in.exists():  # the folders mkdir would create; probe where they would go
+        if probe_in == probe_in.parent:
+            break
+        probe_in = probe_in.parent
+    if probe_in.exists() and not probe_in.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(probe_in))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".acga-probe.", dir=probe_in)
+    except OSError as exc:
+        raise _with_target(exc, path) from exc
+    os.close(fd)
+    os.unlink(tmp)

@@ -81,9 +81,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..extract import extract_features, merge_shard_caches
-    from ..utils import resolve_device
+    from ..utils import check_writable, resolve_device
 
     resolve_device(args.device, "--device")  # a wrong device fails before any file is touched
+    check_writable(args.out, folder=True)
     if args.merge:
         if args.shard is not None:
             raise ConfigError("--merge merges all shards; leave out --shard")

@@ -178,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
     from ..utils import atomic_write_json
 
     protocols = ("acga", "coco") if args.protocol == "both" else (args.protocol,)
+    if args.json:
+        from ..utils import check_writable
+
+        check_writable(args.json)  # fail before reading every mask
     acc = score_accumulator(args.pred, args.gt, keep_rles="coco" in protocols)
     results = {p: acc.result(p) for p in protocols}
     label = Path(args.pred).name or str(args.pred)

@@ -48,6 +48,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data.synth import generate_a2d, generate_jhmdb
+    from ..utils import check_writable
+
+    check_writable(args.out, folder=True)
 
     if args.layout == "a2d":
         summary = generate_a2d(args.out, videos=100 if args.videos is None else args.videos,

@@ -669,6 +669,10 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
         sheet.save(tmp / "contact_sheet.png")
 
         attention_files: list[Path] = []
+        if attention:
+            attention_files = _write_attention(tmp, out_dir, picks, infos, cfg, height, width,
+                                               warnings)
+        # after _write_attention, which logs its own last warnings
         if attention and attention_frame is not None and picks and picks[0].data is not None:
             used = picks[0].data["frame"] + 1
             if used != attention_frame:
@@ -678,9 +682,6 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
                        f"frame {used}, the nearest the model ran on")
                 log.warning("%s", msg)
                 warnings.append(msg)
-        if attention:
-            attention_files = _write_attention(tmp, out_dir, picks, infos, cfg, height, width,
-                                               warnings)
 
         result = SegmentResult(
             out_dir=out_dir, video=video_path, num_frames=num_frames, height=height, width=width,

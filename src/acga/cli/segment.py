@@ -71,6 +71,18 @@ def _device(name: str) -> str:
     return str(resolve_device(name, "--device"))
 
 
+def _named_after(exc: OSError, out) -> OSError:
+    """A write error inside the hidden temporary folder (``.OUT.tmp-...``, removed already) or
+    one naming no file (a full disk) is reported for OUT, the folder the user named."""
+    import os
+
+    name = str(exc.filename) if exc.filename is not None else None
+    hidden = str(out.parent / f".{out.name}.tmp-")
+    if exc.errno is None or (name is not None and not name.startswith(hidden)):
+        return exc
+    return type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(out))
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -95,9 +107,12 @@ def run(args: argparse.Namespace) -> int:
                     cfg.model.backbone)
     video = Path(args.video)
     out = Path(args.out) if args.out else Path(f"{video.stem}_segment")
-    result = segment_video(video, queries, model, cfg, vectors, out, every=args.every,
-                           attention=args.attention, progress=not args.no_progress, i3d=i3d,
-                           attention_frame=args.attention_frame)
+    try:
+        result = segment_video(video, queries, model, cfg, vectors, out, every=args.every,
+                               attention=args.attention, progress=not args.no_progress, i3d=i3d,
+                               attention_frame=args.attention_frame)
+    except OSError as exc:
+        raise _named_after(exc, out) from exc
     print(f"{result.num_frames} frames ({result.width}x{result.height}"
           f"{f', rotated {result.rotation} deg' if result.rotation else ''}), "
           f"{result.windows} model windows, {result.seconds:.1f} s "

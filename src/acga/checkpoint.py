@@ -9,14 +9,16 @@ Layout of ``*.safetensors``:
   python RNG states, anything else JSON-safe).
 
 The file is written to a temporary name beside the target and renamed over it, so a crash or
-a full disk leaves the previous checkpoint intact.
+a full disk leaves the previous checkpoint intact; its mode follows the umask, as for any file.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,9 @@ from torch import nn
 
 from .errors import CheckpointError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_model_weights", "Checkpoint", "FORMAT",
-           "FEATURES_BN_EPS", "expected_features_bn_eps", "check_features_convention"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model_weights", "load_torch_file",
+           "Checkpoint", "FORMAT", "FEATURES_BN_EPS", "expected_features_bn_eps",
+           "check_features_convention"]
 
 FORMAT = "acga-checkpoint"
 VERSION = "1"
@@ -69,7 +72,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, config: dict,
                     optimizer: torch.optim.Optimizer | None = None, state: dict | None = None,
                     include_rng: bool = True) -> Path:
     """Write model (+ optimizer, RNG, state) to ``path`` atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from .utils import atomic_write_bytes
 
     path = Path(path)
     model = getattr(model, "module", model)  # unwrap DDP
@@ -92,17 +97,11 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, config: dict,
         meta_state["rng"] = rng_meta
     metadata = {"format": FORMAT, "version": VERSION, "config": json.dumps(config),
                 "state": json.dumps(meta_state)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+    # serialised in memory, then written by atomic_write: the one place that names the target
+    # in file-system errors (a full disk included), cleans up its temporary file and gives the
+    # file the umask's mode
+    data = save(tensors, metadata=metadata)
+    atomic_write_bytes(path, data)
     return path
 
 
@@ -114,13 +113,23 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass a .safetensors file "
                               "written by `acga train` (or convert one with `acga convert-official`)")
+    from .utils import file_kind
+
+    kind = file_kind(path)  # opens the file first: an unreadable one is the OSError it is
+    if kind in ("a zip archive", "a pickle"):
+        raise CheckpointError(f"checkpoint {path} is a PyTorch torch.save file, not an acga "
+                              "checkpoint (.safetensors); convert the authors' checkpoint with "
+                              "`acga convert-official`")
+    if kind != "a safetensors file":
+        raise CheckpointError(f"checkpoint {path} is not a checkpoint: it is {kind}; pass a "
+                              ".safetensors file written by `acga train` or `acga demo`")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}
     except Exception as exc:  # safetensors raises its own error types for bad headers
-        raise CheckpointError(f"checkpoint {path} is truncated or not a safetensors file ({exc}); "
-                              "use a complete checkpoint written by acga") from None
+        raise CheckpointError(f"checkpoint {path} is a truncated or damaged safetensors file "
+                              f"({exc}); use a complete checkpoint written by acga") from None
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not an acga checkpoint (format "
                               f"{metadata.get('format')!r}); an authors' checkpoint must first go "
@@ -222,3 +231,87 @@ def check_features_convention(ckpt: Checkpoint, caches) -> list[str]:
     for w in warnings:
         logging.getLogger(__name__).warning("%s", w)
     return warnings
+
+
+def load_torch_file(path: str | os.PathLike, what: str, advice: str) -> Any:
+    """``torch.load(path, weights_only=True)``: tensors and plain values only, no code runs.
+
+    A file it cannot read is a :class:`CheckpointError` that says what the file is instead
+    (not a PyTorch file at all and what it looks like, a damaged or truncated zip archive, a
+    zip archive of something else, a pickle holding Python objects, naming their type), then
+    ``advice`` (what to pass instead). No message suggests loading the file unsafely.
+
+    Args:
+        what: the file's role, e.g. "the authors' checkpoint" or "I3D weights".
+    """
+    from .utils import file_kind
+
+    path = Path(path)
+    kind = file_kind(path)  # opens the file first: a missing/unreadable one is an OSError
+    if kind not in ("a zip archive", "a pickle"):
+        raise CheckpointError(f"{what} {path} is not a PyTorch file: it is {kind}, not the zip "
+                              f"archive (or pickle) torch.save writes; {advice}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if found:
+            cause = (f"holds a Python object of type {found.group(1)}, and acga reads only "
+                     "tensors and plain values (no code from a file runs)")
+        else:
+            cause = "is damaged: its pickle data cannot be read"
+        raise CheckpointError(f"{what} {path} {cause}; {advice}") from None
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        if kind == "a zip archive":
+            cause = _zip_cause(path)
+        else:
+            cause = "is a damaged or truncated PyTorch checkpoint (its pickle data ends early)"
+        raise CheckpointError(f"{what} {path} {cause}; {advice}") from None
+
+
+def _zip_cause(path: Path) -> str:
+    """Why torch.load refused a zip archive: damaged, or a zip of something else."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "is a damaged or truncated PyTorch checkpoint (its zip archive cannot be read)"
+    if not any(n.endswith("/data.pkl") for n in names):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        return f"is a zip archive but not a PyTorch checkpoint (it holds {shown or 'nothing'})"
+    return "is a damaged PyTorch checkpoint (a part of its zip archive cannot be read)"
+
+
+# Config fields that decide what the model is fed (clip length, frame size, feature channels,
+# word count and vectors): a model evaluated with other values than it was trained with runs,
+# but on inputs it never saw.
+INPUT_FIELDS = ("model.input_size", "model.resolutions", "model.clip_len", "model.modality",
+                "model.backbone", "model.backbone_in_channels", "model.num_words",
+                "model.word_dim", "data.source", "data.word_vectors")
+
+
+def input_differences(stored: dict, given: dict,
+                      keys: tuple[str, ...] = INPUT_FIELDS) -> list[tuple[str, Any, Any]]:
+    """``(key, stored value, given value)`` for each of ``keys`` where two config dicts (a
+    checkpoint's and the one in use, as :func:`acga.config.config_to_dict` writes them) differ.
+    A key the stored config lacks (an older checkpoint) is not reported."""
+    out = []
+    for key in keys:
+        a, b = stored, given
+        for part in key.split("."):
+            a = a.get(part, _ABSENT) if isinstance(a, dict) else _ABSENT
+            b = b.get(part, _ABSENT) if isinstance(b, dict) else _ABSENT
+        if a is _ABSENT or b is _ABSENT:
+            continue
+        if _plain(a) != _plain(b):
+            out.append((key, _plain(a), _plain(b)))
+    return out
+
+
+_ABSENT = object()
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
+import re
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Iterator, Literal, Mapping, Sequence
 
 import yaml
 
@@ -467,5 +469,36 @@ def _validate(cfg: Config, source: str) -> None:
     if cfg.train.processes < 1 or cfg.train.batch_size % cfg.train.processes:
         fail(f"train.processes = {cfg.train.processes} must be >= 1 and divide train.batch_size = "
              f"{cfg.train.batch_size} (each process takes an equal slice of every batch)")
-    if cfg.train.batch_size < 1 or cfg.train.epochs < 0 or cfg.train.lr <= 0:
-        fail("train.batch_size >= 1, train.epochs >= 0 and train.lr > 0 are required")
+    t = cfg.train
+    if not (math.isfinite(t.lr) and t.lr > 0):
+        fail(f"train.lr = {t.lr} must be finite and > 0 (e.g. train.lr=5e-4)")
+    for key, value in _float_values(cfg):
+        if not math.isfinite(value):
+            fail(f"{key} = {value} must be a finite number")
+    if t.batch_size < 1 or t.epochs < 0:
+        fail("train.batch_size >= 1 and train.epochs >= 0 are required")
+    if not 0 < t.lr_gamma <= 1:
+        fail(f"train.lr_gamma = {t.lr_gamma} must be in (0, 1] (the factor of each lr step)")
+    if t.weight_decay < 0:
+        fail(f"train.weight_decay = {t.weight_decay} must be >= 0")
+    if m.mixed_4f_bn_eps <= 0 or not 0 <= m.mixed_4f_bn_momentum <= 1:
+        fail(f"model.mixed_4f_bn_eps = {m.mixed_4f_bn_eps} must be > 0 and "
+             f"model.mixed_4f_bn_momentum = {m.mixed_4f_bn_momentum} in [0, 1]")
+    if any(w < 0 for w in loss.weights):
+        fail(f"loss.weights = {list(loss.weights)} must be >= 0")
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", t.device.strip().lower()):
+        fail(f"train.device = {t.device!r} is not a device acga trains on; use auto, cpu, cuda, "
+             "cuda:N (N = 0, 1, ...) or mps")
+
+
+def _float_values(obj: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """(dotted key, value) of every float in the config, tuples of floats item by item."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        if is_dataclass(value):
+            yield from _float_values(value, key + ".")
+        elif isinstance(value, float):
+            yield key, value
+        elif isinstance(value, tuple):
+            yield from ((f"{key}[{i}]", v) for i, v in enumerate(value) if isinstance(v, float))

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -225,25 +224,13 @@ def _release_name(ours: str, rev: Mapping[str, str]) -> str:
 
 
 def _load_official(path: Path) -> Any:
+    from .checkpoint import load_torch_file
+
     if not path.is_file():
         raise CheckpointError(f"{path} does not exist; pass the authors' checkpoint "
                               "(model_best.pth.tar from their ckpt.tar)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Weights only" in str(exc):
-            raise CheckpointError(
-                f"{path} holds Python objects that torch.load(weights_only=True) refuses to "
-                f"unpickle ({str(exc).splitlines()[0]}). The authors' file holds only tensors and "
-                "plain values; if this file comes from a source you trust, load it in Python "
-                "with weights_only=False, re-save only {'epoch': ..., 'state_dict': ...} with "
-                "torch.save, and convert that file") from None
-        raise CheckpointError(f"{path} is not a PyTorch checkpoint ({exc}); pass the authors' "
-                              "model_best.pth.tar") from None
-    except Exception as exc:  # noqa: BLE001 - any reader failure means a bad file for the user
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint "
-                              f"({type(exc).__name__}: {exc}); pass the authors' "
-                              "model_best.pth.tar") from None
+    return load_torch_file(path, "checkpoint", "pass the authors' model_best.pth.tar (from "
+                           "their ckpt.tar), which holds only tensors and plain values")
 
 
 def _detect_modality(bare: Mapping[str, Any]) -> str | None:

@@ -82,8 +82,8 @@ def run_demo(out: str | Path = "acga-demo", *, quick: bool = False, seed: int = 
     from .checkpoint import load_checkpoint, load_model_weights
 
     out = Path(out)
+    cfg: Config = load_config("demo_quick" if quick else "demo", overrides or [])  # before mkdir
     out.mkdir(parents=True, exist_ok=True)
-    cfg: Config = load_config("demo_quick" if quick else "demo", overrides or [])
     result = DemoResult(out)
     seconds = result.seconds
     n_videos, n_jhmdb, size = cfg.synth.videos, cfg.synth.jhmdb_videos, cfg.synth.size

@@ -61,11 +61,15 @@ def init_distributed(device: torch.device) -> DistInfo:
 
 
 def pick_device(name: str) -> torch.device:
+    """``train.device``: auto is this rank's GPU (LOCAL_RANK) or the CPU; others are checked
+    (:func:`acga.utils.resolve_device`: a device this machine lacks is a ConfigError)."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
-    return torch.device(name)
+    from .utils import resolve_device
+
+    return resolve_device(name, "train.device")
 
 
 def lr_at(cfg: Config, epoch: int, step: int = 0, steps: int = 1) -> float:

@@ -195,16 +195,9 @@ def _worker_init(_: int) -> None:
 
 
 def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise ConfigError(f"device {device!r} is not a torch device; use cpu, cuda or cuda:N") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA GPU "
-                          f"(torch {torch.__version__}); use --device cpu")
-    return dev
+    from .utils import resolve_device
+
+    return resolve_device(device, "--device")
 
 
 def _build_model(modality: str, weights: I3DWeights | None, device: torch.device,

@@ -672,6 +672,16 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
         if attention:
             attention_files = _write_attention(tmp, out_dir, picks, infos, cfg, height, width,
                                                warnings)
+        # after _write_attention, which logs its own last warnings
+        if attention and attention_frame is not None and picks and picks[0].data is not None:
+            used = picks[0].data["frame"] + 1
+            if used != attention_frame:
+                why = (f"the video has {num_frames} frames" if attention_frame > num_frames
+                       else f"the model ran on every {every}-th frame (--every {every})")
+                msg = (f"--attention-frame {attention_frame}: {why}; the attention is drawn at "
+                       f"frame {used}, the nearest the model ran on")
+                log.warning("%s", msg)
+                warnings.append(msg)
 
         result = SegmentResult(
             out_dir=out_dir, video=video_path, num_frames=num_frames, height=height, width=width,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import random
@@ -12,8 +13,42 @@ from typing import Any, Iterator
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "seed_everything", "peak_rss_mib",
-           "retain_freed_memory"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "new_file_mode", "seed_everything",
+           "peak_rss_mib", "retain_freed_memory", "resolve_device", "file_kind",
+           "check_writable"]
+
+
+def _current_umask() -> int:
+    """The process umask. Linux shows it in /proc/self/status (no side effect); elsewhere set it
+    and put it back at once (os.umask can only be read by writing it)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode ``open(path, "w")`` would give a new file: 0o666 less the umask.
+
+    tempfile.mkstemp creates its files 0o600; every atomic write applies this mode to its
+    temporary file so checkpoints, features and JSON honour the user's umask like any file."""
+    return 0o666 & ~_current_umask()
+
+
+def _with_target(exc: OSError, path: Path) -> OSError:
+    """``exc`` naming ``path``: a failed write to the hidden temporary file (or a full disk, which
+    names no file) is reported as a failure to write ``path``, the name the user gave."""
+    if exc.errno is None:
+        return exc
+    new = type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path))
+    new.__cause__ = exc
+    return new
 
 
 @contextlib.contextmanager
@@ -22,16 +57,39 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
 
     A crash or a full disk while writing leaves ``path`` as it was (the previous version stays
     intact) and removes the temporary file.
+
+    The new file gets the mode of any new file (:func:`new_file_mode`). A file-system error
+    (permission denied, no space left, ``path`` is a folder, ...) is raised as an OSError whose
+    ``filename`` is ``path``, whichever step failed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():  # os.replace would fail only after the whole file is written
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     try:
-        with os.fdopen(fd, mode) as handle:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _with_target(exc, path) from exc
+    try:
+        os.chmod(tmp, new_file_mode())
+        handle = os.fdopen(fd, mode)
+        try:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        except OSError as exc:
+            handle.close()
+            # an error of the caller's own that names a file (reading its input) keeps its name;
+            # the write's errors (ENOSPC at write() names no file) get the target's
+            raise (exc if exc.filename is not None else _with_target(exc, path)) from exc
+        except BaseException:
+            handle.close()
+            raise
+        try:
+            with handle:
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise _with_target(exc, path) from exc
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -103,3 +161,111 @@ def retain_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, int(mmap_threshold))) and \
         bool(mallopt(_M_TRIM_THRESHOLD, int(trim_threshold)))
+
+
+DEVICES = "auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps"
+
+
+def resolve_device(name: str, what: str = "--device"):
+    """The torch.device ``name`` means, checked before any work starts.
+
+    ``auto`` is CUDA when torch sees a GPU, else the CPU. Anything but auto, cpu, cuda, cuda:N
+    and mps, or a device this machine lacks, is a :class:`~acga.errors.ConfigError` naming
+    ``what`` (the flag or config key) and the choices.
+    """
+    import re
+
+    import torch
+
+    from .errors import ConfigError
+
+    text = str(name).strip().lower()
+    if text == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", text):
+        raise ConfigError(f"{what} {name!r} is not a device acga runs on; use {DEVICES}")
+    device = torch.device(text)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{what} {name}: torch {torch.__version__} sees no CUDA GPU on this "
+                              "machine; use --device cpu (or auto)")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"{what} {name}: this machine has {count} CUDA GPU(s), numbered "
+                              f"0..{count - 1}; use one of those or cuda")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) is not None
+                                     and torch.backends.mps.is_available()):
+        raise ConfigError(f"{what} {name}: torch sees no Apple MPS device on this machine; use "
+                          "--device cpu (or auto)")
+    return device
+
+
+# (magic prefix, what a file that starts with it is), checked in this order
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a zip archive"), (b"PK\x05\x06", "an empty zip archive"),
+    (b"\x93NUMPY", "a NumPy .npy array"), (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"MATLAB", "a MATLAB .mat file"), (b"\x1f\x8b", "a gzip file"),
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+)
+
+
+def file_kind(path: str | os.PathLike) -> str:
+    """What ``path`` holds, judged from its first bytes, for error messages: ``"a zip archive"``
+    (torch.save's format, .npz), ``"a pickle"`` (torch.save before PyTorch 1.6), ``"a
+    safetensors file"``, ``"a NumPy .npy array"``, ``"an HDF5 file"``, ``"a text file"``,
+    ``"an empty file"``, ... or ``"unrecognised binary data"``.
+
+    Opening the file is the first thing it does, so a missing or unreadable file raises the
+    usual OSError (which the CLI turns into its error line).
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if not head:
+        return "an empty file"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "a pickle"
+    if len(head) >= 9 and head[8:9] == b"{" and \
+            int.from_bytes(head[:8], "little") < 100 * 2**20:
+        return "a safetensors file"
+    if head[4:8] == b"ftyp":
+        return "an MP4/MOV video"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a multi-byte character cut at the 512-byte mark is still text
+        text = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+    if text and all(c.isprintable() or c in "\t\r\n" for c in text):
+        return "a text file"
+    return "unrecognised binary data"
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Raise now the OSError that writing ``path`` (a file, or with ``folder`` a folder to
+    create files in) would raise later, after the work: a parent that is a file, a file where a
+    folder is meant (or the reverse), a read-only or full file system, no permission.
+
+    Creates nothing that stays: it probes with a temporary file in ``path`` (folder) or in the
+    nearest existing folder above it, removed at once.
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+        if not folder and path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    probe_in = path if folder else path.parent
+    while not probe_in.exists():  # the folders mkdir would create; probe where they would go
+        if probe_in == probe_in.parent:
+            break
+        probe_in = probe_in.parent
+    if probe_in.exists() and not probe_in.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(probe_in))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".acga-probe.", dir=probe_in)
+    except OSError as exc:
+        raise _with_target(exc, path) from exc
+    os.close(fd)
+    os.unlink(tmp)

@@ -85,11 +85,12 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    import safetensors.torch
+    import acga.utils
 
-    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(acga.utils.os, "fsync", disk_full)  # the disk fills at the flush
+    with pytest.raises(OSError) as err:
         save_checkpoint(path, model, config=config_to_dict(cfg))
+    assert err.value.errno == 28 and err.value.filename == str(path)  # named for the CLI's line
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]
 

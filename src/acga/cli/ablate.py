@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..ablate import run_suite
+    from ..utils import check_writable
+
+    check_writable(args.out, folder=True)
     from ..metrics import format_table
 
     rows = run_suite(args.suite, args.out, quick=args.quick, seed=args.seed,

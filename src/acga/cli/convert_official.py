@@ -41,7 +41,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..convert import convert_official_checkpoint
+    from ..utils import check_writable
 
+    check_writable(args.out)
     report = convert_official_checkpoint(args.checkpoint, args.out, overrides=args.overrides)
     print(report.summary())
     return 0

@@ -31,6 +31,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..demo import run_demo
+    from ..utils import check_writable
+
+    check_writable(args.out, folder=True)
     from ..metrics import format_table
 
     t0 = time.perf_counter()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
-from ..config import config_from_dict, load_config
+from ..config import config_from_dict, config_to_dict, load_config
+
+log = logging.getLogger(__name__)
 
 COMMAND = "eval"
 HELP = "evaluate a checkpoint with the acga and coco protocols"
@@ -38,17 +41,26 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from ..checkpoint import check_features_convention, load_checkpoint, load_model_weights
+    from ..checkpoint import (check_features_convention, input_differences, load_checkpoint,
+                              load_model_weights)
     from ..config import apply_overrides
     from ..data.dataset import build_dataset
     from ..engine import evaluate
     from ..metrics import format_table
     from ..models import build_model
-    from ..utils import atomic_write_json
+    from ..utils import atomic_write_json, check_writable
 
+    out = Path(args.out) if args.out else Path(args.checkpoint).parent
+    check_writable(out, folder=True)  # fail now, not after the evaluation
     ckpt = load_checkpoint(args.checkpoint)
     if args.config and "=" not in args.config:
         cfg = load_config(args.config, args.overrides)
+        differ = input_differences(ckpt.config, config_to_dict(cfg))
+        if differ:
+            log.warning("config %s feeds the model other inputs than checkpoint %s was trained "
+                        "with: %s. Evaluate with the checkpoint's own config (leave out CONFIG) "
+                        "unless this is what you want", args.config, args.checkpoint,
+                        "; ".join(f"{k} = {g} here, {s} in the checkpoint" for k, s, g in differ))
     else:
         overrides = ([args.config] if args.config else []) + list(args.overrides)
         cfg = config_from_dict(apply_overrides(ckpt.config, overrides), source=str(args.checkpoint))
@@ -65,12 +77,12 @@ def run(args: argparse.Namespace) -> int:
     for p in protocols:
         print(f"\n[{dataset}, {p} protocol, {len(data)} samples]")
         print(format_table([(cfg.name, results[p])], p))
-    out = Path(args.out) if args.out else Path(args.checkpoint).parent
-    atomic_write_json(out / f"metrics_{dataset}.json", results)
     from ..utils import atomic_write
 
+    # per-sample rows first: metrics_<dataset>.json, written last, marks a complete output
     with atomic_write(out / f"per_sample_{dataset}.jsonl", "w") as handle:
         for row in acc.per_sample():
             handle.write(json.dumps(row) + "\n")
+    atomic_write_json(out / f"metrics_{dataset}.json", results)
     print(f"\nwrote {out / f'metrics_{dataset}.json'} and per-sample IoUs")
     return 0

@@ -86,13 +86,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, metavar="B",
                         help="clips per forward pass (default: 4 on a GPU, 1 on the CPU)")
     parser.add_argument("--device", default="auto", metavar="cpu|cuda",
-                        help="cpu, cuda or cuda:N (default: cuda when available)")
+                        help="cpu, cuda, cuda:N or mps (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..extract import extract_features, merge_shard_caches
+    from ..utils import check_writable, resolve_device
 
+    resolve_device(args.device, "--device")  # a wrong device fails before any file is touched
+    check_writable(args.out, folder=True)
     if args.merge:
         if args.shard is not None:
             raise ConfigError("--merge merges all shards; leave out --shard")

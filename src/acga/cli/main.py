@@ -15,7 +15,9 @@ import sys
 from typing import Sequence
 
 from .. import __version__
-from ..errors import AcgaError
+from ..errors import AcgaError, describe_os_error
+
+log = logging.getLogger("acga")
 
 # (command, module, one-line help); the order is the order of ``acga --help``.
 SUBCOMMANDS: list[tuple[str, str, str]] = [
@@ -93,19 +95,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, help_text = commands[command]
     parser, module = _command_parser(command, module_name, help_text)
     args = parser.parse_args(rest)
-    _setup_logging(args)
-    from ..utils import retain_freed_memory
-
-    retain_freed_memory()  # training steps re-use their memory (see the docstring)
     try:
+        _setup_logging(args)  # --logfile is opened here: its errors are the user's too
+        from ..utils import retain_freed_memory
+
+        retain_freed_memory()  # training steps re-use their memory (see the docstring)
         return int(module.run(args) or 0)
     except AcgaError as exc:
-        print(f"acga {command}: error: {exc}", file=sys.stderr)
-        return 2
+        log.debug("traceback of the error below", exc_info=True)
+        return _error(command, str(exc))
+    except BrokenPipeError:  # `acga data samples ... | head`: the reader stopped; not an error
+        _silence_stdout()
+        return 141
+    except OSError as exc:  # a file system's refusal (read-only, full, folder/file mix-up, ...)
+        log.debug("traceback of the error below", exc_info=True)
+        return _error(command, describe_os_error(exc))
     except KeyboardInterrupt:
         print(f"acga {command}: interrupted", file=sys.stderr)
         return 130
 
+
+def _error(command: str, message: str) -> int:
+    """Print the one error line (the whole message on one line) and return exit status 2."""
+    print(f"acga {command}: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 if __name__ == "__main__":
     raise SystemExit(main())

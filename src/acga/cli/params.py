@@ -69,6 +69,10 @@ def format_report(report: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     names = args.configs or list_packaged_configs()
+    if args.json:
+        from ..utils import check_writable
+
+        check_writable(args.json)
     reports = [count_config(n, args.depth) for n in names]
     print("\n\n".join(format_report(r) for r in reports))
     if len(reports) > 1:

@@ -99,14 +99,30 @@ def _folder_pairs(pred_dir: Path, gt_dir: Path) -> Iterator[tuple[str, np.ndarra
 
 
 def _load_npz_array(path: Path, key: str) -> np.ndarray:
+    import zipfile
+
+    from ..utils import file_kind
+
+    kind = file_kind(path)  # opens the file: an unreadable one is the OSError it is
+    if kind != "a zip archive":
+        raise DataError(f"{path} is not an .npz file: it is {kind}, not a zip archive of arrays; "
+                        f"save the masks with np.savez({path.name!r}, {key}=masks)")
     try:
         with np.load(path, allow_pickle=False) as data:
             if key not in data.files:
                 raise DataError(f"{path} has no array {key!r} (it holds {', '.join(data.files) or 'nothing'}); "
                                 f"save it with np.savez(..., {key}=masks)")
             arr = data[key]
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path} as .npz: {exc}") from None
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path} is a damaged or truncated .npz file ({exc}); write it again "
+                        f"with np.savez(..., {key}=masks)") from None
+    except ValueError as exc:
+        if "pickle" in str(exc) or "Object arrays" in str(exc):
+            raise DataError(f"array {key!r} in {path} holds Python objects, which acga does not "
+                            f"load (no code from a file runs); save numeric masks with "
+                            f"np.savez(..., {key}=masks.astype(bool))") from None
+        raise DataError(f"array {key!r} in {path} is damaged ({exc}); write the file again "
+                        f"with np.savez(..., {key}=masks)") from None
     if arr.ndim != 3:
         raise DataError(f"array {key!r} in {path} has shape {arr.shape}; expected (N, H, W)")
     return arr
@@ -162,6 +178,10 @@ def run(args: argparse.Namespace) -> int:
     from ..utils import atomic_write_json
 
     protocols = ("acga", "coco") if args.protocol == "both" else (args.protocol,)
+    if args.json:
+        from ..utils import check_writable
+
+        check_writable(args.json)  # fail before reading every mask
     acc = score_accumulator(args.pred, args.gt, keep_rles="coco" in protocols)
     results = {p: acc.result(p) for p in protocols}
     label = Path(args.pred).name or str(args.pred)

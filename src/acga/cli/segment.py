@@ -63,20 +63,26 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         "masks are meaningless")
     parser.add_argument("--word-vectors", metavar="FILE", default=None,
                         help="word vectors (default: those the checkpoint was trained with)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _device(name: str) -> str:
-    import torch
+    from ..utils import resolve_device
 
-    from ..errors import ConfigError
+    return str(resolve_device(name, "--device"))
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: torch sees no CUDA GPU; use --device cpu")
-    return name
+
+def _named_after(exc: OSError, out) -> OSError:
+    """A write error inside the hidden temporary folder (``.OUT.tmp-...``, removed already) or
+    one naming no file (a full disk) is reported for OUT, the folder the user named."""
+    import os
+
+    name = str(exc.filename) if exc.filename is not None else None
+    hidden = str(out.parent / f".{out.name}.tmp-")
+    if exc.errno is None or (name is not None and not name.startswith(hidden)):
+        return exc
+    return type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(out))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,9 +109,12 @@ def run(args: argparse.Namespace) -> int:
                     cfg.model.backbone)
     video = Path(args.video)
     out = Path(args.out) if args.out else Path(f"{video.stem}_segment")
-    result = segment_video(video, queries, model, cfg, vectors, out, every=args.every,
-                           attention=args.attention, progress=not args.no_progress, i3d=i3d,
-                           attention_frame=args.attention_frame)
+    try:
+        result = segment_video(video, queries, model, cfg, vectors, out, every=args.every,
+                               attention=args.attention, progress=not args.no_progress, i3d=i3d,
+                               attention_frame=args.attention_frame)
+    except OSError as exc:
+        raise _named_after(exc, out) from exc
     print(f"{result.num_frames} frames ({result.width}x{result.height}"
           f"{f', rotated {result.rotation} deg' if result.rotation else ''}), "
           f"{result.windows} model windows, {result.seconds:.1f} s "

@@ -47,14 +47,27 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data.synth import generate_a2d, generate_jhmdb
+    import shutil
+    from pathlib import Path
 
-    if args.layout == "a2d":
-        summary = generate_a2d(args.out, videos=100 if args.videos is None else args.videos,
-                               seed=args.seed, size=args.size, distractors=args.distractors,
-                               mp4=not args.no_mp4, force=args.force)
-    else:
-        summary = generate_jhmdb(args.out, videos=30 if args.videos is None else args.videos,
-                                 seed=args.seed, size=args.size, force=args.force)
+    from ..data.synth import _STAGING, generate_a2d, generate_jhmdb
+    from ..utils import check_writable
+
+    out = Path(args.out)
+    check_writable(out, folder=True)
+    existed = out.exists()
+    try:
+        if args.layout == "a2d":
+            summary = generate_a2d(out, videos=100 if args.videos is None else args.videos,
+                                   seed=args.seed, size=args.size, distractors=args.distractors,
+                                   mp4=not args.no_mp4, force=args.force)
+        else:
+            summary = generate_jhmdb(out, videos=30 if args.videos is None else args.videos,
+                                     seed=args.seed, size=args.size, force=args.force)
+    except BaseException:
+        # a failed run (full disk, Ctrl-C) leaves no partial output: a folder this run created
+        # goes, in an existing one only this run's staging folder
+        shutil.rmtree(out if not existed else out / _STAGING, ignore_errors=True)
+        raise
     print(summary.line())
     return 0

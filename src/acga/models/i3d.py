@@ -610,16 +610,25 @@ def _read_state_dict(src: str | os.PathLike | Mapping[str, Any]) -> tuple[dict[s
     path = Path(src)
     if not path.is_file():
         raise CheckpointError(f"I3D weights file {path} does not exist")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+    advice = "pass a .pt/.pth state dict (rgb_imagenet.pt) or a .safetensors file"
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
 
+        from ..utils import file_kind
+
+        kind = file_kind(path)  # opens the file: an unreadable one is the OSError it is
+        if kind != "a safetensors file":
+            raise CheckpointError(f"I3D weights {path} are not a safetensors file: it is {kind}; "
+                                  f"{advice}")
+        try:
             obj: Any = load_file(str(path), device="cpu")
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any reader failure means a bad file for the user
-        raise CheckpointError(f"cannot read I3D weights {path}: {type(exc).__name__}: {exc}. "
-                              "Pass a .pt/.pth state dict or a .safetensors file") from exc
+        except Exception as exc:  # noqa: BLE001 - safetensors' own error types for bad headers
+            raise CheckpointError(f"I3D weights {path} are a truncated or damaged safetensors "
+                                  f"file ({exc}); {advice}") from None
+    else:
+        from ..checkpoint import load_torch_file
+
+        obj = load_torch_file(path, "I3D weights", advice)
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"I3D weights {path} hold a {type(obj).__name__}, not a state dict")
     return dict(obj), str(path)

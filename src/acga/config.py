@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -462,5 +463,9 @@ def _validate(cfg: Config, source: str) -> None:
     if cfg.train.processes < 1 or cfg.train.batch_size % cfg.train.processes:
         fail(f"train.processes = {cfg.train.processes} must be >= 1 and divide train.batch_size = "
              f"{cfg.train.batch_size} (each process takes an equal slice of every batch)")
-    if cfg.train.batch_size < 1 or cfg.train.epochs < 0 or cfg.train.lr <= 0:
-        fail("train.batch_size >= 1, train.epochs >= 0 and train.lr > 0 are required")
+    if cfg.train.batch_size < 1:
+        fail(f"train.batch_size = {cfg.train.batch_size} must be >= 1")
+    if cfg.train.epochs < 1:
+        fail(f"train.epochs = {cfg.train.epochs}: nothing would be trained; set train.epochs >= 1")
+    if not (math.isfinite(cfg.train.lr) and cfg.train.lr > 0):
+        fail(f"train.lr = {cfg.train.lr} must be a finite number > 0 (e.g. train.lr=5e-4)")

@@ -172,10 +172,11 @@ def prepare_run_folder(out_dir: str | Path, *, resume: bool, overwrite: bool) ->
     found = run_outputs(out_dir)
     earlier = [p for p in found if p.name != "config.json"]  # config.json alone: nothing trained
     last = out_dir / "last.safetensors"
-    if resume and not last.exists() and earlier:
-        raise AcgaError(f"--resume: {last} does not exist, but {out_dir} holds an earlier run "
-                        f"({', '.join(p.name for p in earlier[:3])}); pass --overwrite to start "
-                        "it again from scratch")
+    epochs = [p for p in earlier if p.name.startswith("epoch_")]
+    if resume and not last.exists() and epochs:  # starting over would replace them
+        raise AcgaError(f"--resume: {last} does not exist, but {out_dir} holds checkpoints of an "
+                        f"earlier run ({', '.join(p.name for p in epochs[:3])}); pass --overwrite "
+                        "to start it again from scratch")
     if resume or not earlier:
         return
     if not overwrite:

@@ -65,6 +65,8 @@ def run_folder_lock(folder: str | os.PathLike, what: str = "acga train") -> Iter
         AcgaError: another process holds it; the message names the folder and its pid.
     """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise AcgaError(f"run folder {folder} is a file; pass a folder with --out")
     folder.mkdir(parents=True, exist_ok=True)
     key = str(folder.resolve())
     try:

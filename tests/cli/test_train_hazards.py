@@ -156,6 +156,14 @@ def test_a_finished_run_is_not_replaced_without_resume_or_overwrite(release, tmp
     assert json.loads(after["config.json"])["train"]["seed"] == 3
 
 
+def test_an_out_that_is_a_file_is_refused(release, tmp_path, capsys):
+    (tmp_path / "run").write_text("not a folder")
+    assert train(release, tmp_path / "run") == 2
+    assert f"run folder {tmp_path / 'run'} is a file; pass a folder with --out" in \
+        capsys.readouterr().err
+    assert (tmp_path / "run").read_text() == "not a folder"
+
+
 def test_resume_without_a_last_checkpoint_is_refused_when_a_run_is_there(release, tmp_path,
                                                                          capsys):
     out = tmp_path / "run"

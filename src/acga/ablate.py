@@ -85,6 +85,9 @@ def _ensure_synthetic_a2d(root: Path, demo: Config, seed: int) -> None:
 
     if (root / "synth_meta.json").exists():
         return
+    from .runsafety import remove_stale_temporaries
+
+    remove_stale_temporaries(root.parent, beside=root.name)  # of a run that was killed
     tmp = root.with_name(f".{root.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     generate_a2d(tmp, videos=demo.synth.videos, seed=seed, size=demo.synth.size)

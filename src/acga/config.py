@@ -475,8 +475,10 @@ def _validate(cfg: Config, source: str) -> None:
     for key, value in _float_values(cfg):
         if not math.isfinite(value):
             fail(f"{key} = {value} must be a finite number")
-    if t.batch_size < 1 or t.epochs < 0:
-        fail("train.batch_size >= 1 and train.epochs >= 0 are required")
+    if t.batch_size < 1:
+        fail(f"train.batch_size = {t.batch_size} must be >= 1")
+    if t.epochs < 1:
+        fail(f"train.epochs = {t.epochs}: nothing would be trained; set train.epochs >= 1")
     if not 0 < t.lr_gamma <= 1:
         fail(f"train.lr_gamma = {t.lr_gamma} must be in (0, 1] (the factor of each lr step)")
     if t.weight_decay < 0:

@@ -12,6 +12,7 @@ mean loss.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -32,10 +33,12 @@ from .config import Config, config_to_dict
 from .errors import AcgaError
 from .losses import segmentation_loss
 from .models import build_model
+from .runsafety import (launching_process, remove_stale_temporaries, run_folder_lock,
+                        sigterm_as_exception)
 from .utils import seed_everything
 
 __all__ = ["DistInfo", "fit", "fit_local", "local_processes", "evaluate", "predict_masks",
-           "batch_order", "lr_at"]
+           "batch_order", "lr_at", "run_outputs", "prepare_run_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +155,52 @@ def features_state(train_set) -> dict:
     return {FEATURES_BN_EPS: caches[0].settings.bn_eps} if caches else {}
 
 
+def run_outputs(out_dir: str | Path) -> list[Path]:
+    """The files ``fit`` writes that exist in ``out_dir``: config.json, log.jsonl,
+    last.safetensors, epoch_<k>.safetensors (nothing else: a user's or ``acga eval``'s files are
+    not among them)."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return []
+    named = [out_dir / n for n in ("config.json", "log.jsonl", "last.safetensors")]
+    epochs = sorted(p for p in out_dir.glob("epoch_*.safetensors")
+                    if p.name[len("epoch_"):-len(".safetensors")].isdigit())
+    return [p for p in named if p.is_file()] + [p for p in epochs if p.is_file()]
+
+
+def prepare_run_folder(out_dir: str | Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to train over an earlier run, or clear it (``overwrite``).
+
+    An earlier run (a log or a checkpoint in ``out_dir``) is continued with ``resume``, or
+    replaced with ``overwrite``, which deletes only :func:`run_outputs`; with neither, an
+    :class:`AcgaError` names the folder and both flags. Call it holding the folder's lock.
+    """
+    out_dir = Path(out_dir)
+    if resume and overwrite:
+        raise AcgaError("--resume and --overwrite contradict each other: --resume continues the "
+                        f"run in {out_dir}, --overwrite deletes it; pass one")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AcgaError(f"run folder {out_dir} is a file; pass a folder with --out")
+    found = run_outputs(out_dir)
+    earlier = [p for p in found if p.name != "config.json"]  # config.json alone: nothing trained
+    last = out_dir / "last.safetensors"
+    epochs = [p for p in earlier if p.name.startswith("epoch_")]
+    if resume and not last.exists() and epochs:  # starting over would replace them
+        raise AcgaError(f"--resume: {last} does not exist, but {out_dir} holds checkpoints of an "
+                        f"earlier run ({', '.join(p.name for p in epochs[:3])}); pass --overwrite "
+                        "to start it again from scratch")
+    if resume or not earlier:
+        return
+    if not overwrite:
+        raise AcgaError(f"run folder {out_dir} already holds a run ("
+                        f"{', '.join(p.name for p in earlier[:3])}"
+                        f"{f' and {len(earlier) - 3} more' if len(earlier) > 3 else ''}); pass "
+                        "--resume to continue it, --overwrite to replace it, or another --out")
+    for p in found:
+        p.unlink()
+    log.warning("--overwrite: deleted %d file(s) of the earlier run in %s", len(found), out_dir)
+
+
 def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
         progress: bool = True, stop_after_steps: int | None = None,
         on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> nn.Module:
@@ -183,6 +232,7 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
             log.info("resumed from %s at epoch %d step %d", last, start_epoch + 1, start_step)
     if info.main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out_dir)  # of a run killed while writing a checkpoint
         from .utils import atomic_write_json
 
         atomic_write_json(out_dir / "config.json", config_to_dict(cfg))
@@ -199,11 +249,29 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
     cfg_dict = config_to_dict(cfg)
     features = features_state(train_set)
 
+    # (epoch, step) of the newest checkpoint in last.safetensors, for the non-finite message
+    saved: tuple[int, int] | None = (start_epoch, start_step) if resume and last.exists() else None
+
     def checkpoint(epoch: int, step: int, path: Path) -> None:
+        nonlocal saved
+        # every process checks (the weights are the same in all), so all stop together
+        bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise _non_finite(f"the weights are not finite ({', '.join(bad[:3])}"
+                              f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''})",
+                              epoch if step else epoch - 1, (step or steps) - 1, global_step,
+                              lr_at(cfg, epoch if step else epoch - 1, (step or steps) - 1, steps),
+                              last, saved)
         if info.main:
             save_checkpoint(path, model, config=cfg_dict, optimizer=optimizer,
                             state={"epoch": epoch, "step": step, "global_step": global_step,
                                    **features})
+            if path == last:
+                saved = (epoch, step)
+
+    if start_epoch >= cfg.train.epochs and info.main:
+        log.info("nothing to train: %s is at the end of epoch %d of %d", last, start_epoch,
+                 cfg.train.epochs)
 
     for epoch in range(start_epoch, cfg.train.epochs):
         train_model.train()
@@ -222,15 +290,18 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
                 out = train_model(batch["visual"], batch["words"], batch["word_mask"])
             out = {k: v.float() for k, v in out.items()}
             loss, terms = segmentation_loss(out, batch["mask"], cfg.model, cfg.loss)
+            loss_value = float(loss.detach())
+            if info.world > 1:  # before the step, so every process sees the same value
+                t = torch.tensor([loss_value], device=device)
+                dist.all_reduce(t)
+                loss_value = float(t) / info.world
+            if not math.isfinite(loss_value):
+                raise _non_finite(f"the loss is {loss_value}", epoch, step, global_step + 1, lr,
+                                  last, saved)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             global_step += 1
-            loss_value = float(loss.detach())
-            if info.world > 1:
-                t = torch.tensor([loss_value], device=device)
-                dist.all_reduce(t)
-                loss_value = float(t) / info.world
             epoch_loss += loss_value
             seen += len(batches[step])
             rate = seen / max(time.perf_counter() - t0, 1e-9)
@@ -258,6 +329,20 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
         if stop_after_steps is not None and global_step >= stop_after_steps:
             return model
     return model
+
+
+def _non_finite(what: str, epoch: int, step: int, global_step: int, lr: float, last: Path,
+                saved: tuple[int, int] | None) -> AcgaError:
+    """The error that stops a run whose loss or weights became NaN or infinite."""
+    if saved is None:
+        kept = f"no checkpoint was written ({last} does not exist)" if not last.exists() else \
+            f"{last} was not changed by this run"
+    else:
+        where = f"epoch {saved[0] + 1}, step {saved[1]}" if saved[1] else f"end of epoch {saved[0]}"
+        kept = f"the last good checkpoint {last} ({where}) is untouched"
+    return AcgaError(f"training stopped: {what} at epoch {epoch + 1}, step {step + 1} (global "
+                     f"step {global_step}, lr {lr:g}); nothing was saved at this step and {kept}. "
+                     "Lower train.lr (or look for NaN/inf in the data) and train again")
 
 
 def local_processes(cfg: Config) -> int:
@@ -312,7 +397,10 @@ def _fit_worker(rank: int, world: int, port: int, threads: int, cfg: Config,
     retain_freed_memory()  # as the `acga` command does (ACGA_MALLOC is inherited)
     torch.set_num_threads(threads)
     try:
-        fit(cfg, build_train_set(), out_dir, resume=resume, progress=progress)
+        # the parent ends its workers with SIGTERM (when it is stopped itself): let ``fit``'s
+        # clean-ups (a checkpoint's temporary file) run; Terminated ends the worker quietly
+        with sigterm_as_exception():
+            fit(cfg, build_train_set(), out_dir, resume=resume, progress=progress)
     except AcgaError as exc:  # a user's mistake (bad data, config): its message, no traceback
         log.error("training process %d: %s", rank, exc)
         raise SystemExit(_WORKER_USER_ERROR) from None
@@ -330,25 +418,58 @@ def fit_local(cfg: Config, build_train_set: Callable[[], object], out_dir: str |
     another. Each process gets ``torch.get_num_threads() // processes`` threads. With one
     process this is ``fit(cfg, build_train_set(), ...)``. Returns the trained model (the weights
     of ``out_dir/last.safetensors``) on the CPU.
+
+    The launching process (not torchrun's ranks other than 0) holds ``out_dir``'s lock
+    (:func:`acga.runsafety.run_folder_lock`) while training: a second run into the same folder
+    fails at once with an :class:`AcgaError` naming the pid that holds it.
     """
-    n = local_processes(cfg)
-    if n <= 1:
-        return fit(cfg, build_train_set(), out_dir, resume=resume, progress=progress)
+    if not cfg.train.epochs >= 1:  # config validation refuses it too; fit_local may get a Config
+        raise AcgaError(f"train.epochs = {cfg.train.epochs}: nothing to train; set train.epochs >= 1")
+    lock = run_folder_lock(out_dir) if launching_process() else contextlib.nullcontext()
+    with lock:
+        n = local_processes(cfg)
+        if n <= 1:
+            return fit(cfg, build_train_set(), out_dir, resume=resume, progress=progress)
+        _spawn_workers(n, cfg, build_train_set, out_dir, resume, progress)
+        model = build_model(cfg)
+        load_model_weights(model, load_checkpoint(Path(out_dir) / "last.safetensors"))
+        return model
+
+
+def _spawn_workers(n: int, cfg: Config, build_train_set: Callable[[], object],
+                   out_dir: str | Path, resume: bool, progress: bool) -> None:
+    """Run ``_fit_worker`` in ``n`` processes and wait for them. If this process is stopped
+    while waiting (Ctrl-C, SIGTERM turned into an exception), the workers are ended too
+    (SIGTERM, then SIGKILL after 10 s) before the exception goes on: none is left training."""
     import torch.multiprocessing as mp
 
     threads = max(1, torch.get_num_threads() // n)
     log.info("training in %d local processes (gloo), %d thread(s) each", n, threads)
+    context = mp.spawn(_fit_worker, nprocs=n, join=False,
+                       args=(n, _free_port(), threads, cfg, build_train_set, str(out_dir), resume,
+                             progress, logging.getLogger("acga").getEffectiveLevel()))
     try:
-        mp.spawn(_fit_worker, nprocs=n, join=True,
-                 args=(n, _free_port(), threads, cfg, build_train_set, str(out_dir), resume,
-                       progress, logging.getLogger("acga").getEffectiveLevel()))
+        while not context.join():
+            pass
     except mp.ProcessExitedException as exc:
         if exc.exit_code != _WORKER_USER_ERROR:
             raise
         raise AcgaError(f"training process {exc.error_index} stopped: see its error above") from None
-    model = build_model(cfg)
-    load_model_weights(model, load_checkpoint(Path(out_dir) / "last.safetensors"))
-    return model
+    except BaseException:
+        _end_processes(context.processes)
+        raise
+
+
+def _end_processes(processes, grace_s: float = 10.0) -> None:
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 def _progress(iterable, enabled: bool, desc: str):

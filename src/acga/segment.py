@@ -20,8 +20,9 @@ What :func:`segment_video` does, frame by frame, without ever holding the whole 
 4. A frame's mask is ``sigmoid(response) > 0.5 max`` (:func:`acga.postprocess.response_to_mask`)
    mapped back to the frame by the exact inverse of the letterbox.
 
-Outputs (in a temporary folder beside ``out_dir``, renamed to ``out_dir`` at the end, so an
-error or Ctrl-C leaves nothing behind)::
+Outputs (in a temporary folder beside ``out_dir``, moved to ``out_dir`` at the end, so an
+error, Ctrl-C or SIGTERM leaves nothing behind; into an earlier output, only the files that
+output's ``segment.json`` lists are replaced)::
 
     out_dir/masks/<query index>/<frame:05d>.png   0/255 masks at the displayed frame size;
                                                   query index 0-based (order of the queries),
@@ -43,6 +44,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 import uuid
@@ -293,6 +295,29 @@ def iter_video_frames(container, path: Path) -> Iterator[DecodedFrame]:
                         "corrupt or truncated") from None
 
 
+def _stated_length(container, stream, fps: float | None) -> tuple[int, str] | None:
+    """(fewest frames the container's header implies, how it says so) or None if it is silent.
+
+    An MP4's sample table counts its frames exactly. Otherwise the stated duration times the
+    frame rate estimates the count; one frame, or 2%, of slack absorbs rounding and a variable
+    frame rate.
+    """
+    if stream.frames:
+        return int(stream.frames), f"{int(stream.frames)} frames"
+    seconds = None
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration:
+        seconds = container.duration / 1_000_000  # av.time_base: microseconds
+    if not seconds or not fps:
+        return None
+    estimate = seconds * fps
+    least = int(math.floor(estimate - max(1.0, 0.02 * estimate)))
+    if least < 1:
+        return None
+    return least, f"a duration of {seconds:.2f} s (about {round(estimate)} frames at {fps:g} fps)"
+
+
 # ------------------------------------------------------------------------------ output video
 
 
@@ -414,7 +439,12 @@ def _thumbnail(rgb: np.ndarray) -> np.ndarray:
 
 
 def _prepare_out_dir(out_dir: Path) -> Path:
-    """Refuse an existing folder that is not ours; return the temporary folder to write into."""
+    """Refuse an existing folder that is not ours; return the temporary folder to write into.
+
+    Temporary folders of earlier runs that were killed (their pid no longer runs) are removed.
+    """
+    from .runsafety import remove_stale_temporaries
+
     if out_dir.exists():
         if not out_dir.is_dir():
             raise DataError(f"output {out_dir} is a file; pass a folder with --out")
@@ -423,20 +453,78 @@ def _prepare_out_dir(out_dir: Path) -> Path:
             raise DataError(f"output folder {out_dir} exists and is not an `acga segment` "
                             "output (no segment.json); choose another --out or empty it")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir.parent, beside=out_dir.name)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     return tmp
 
 
+_OWN_NAME = re.compile(r"^(?:overlay\.mp4|contact_sheet\.png|frames\.csv|segment\.json|"
+                       r"masks/\d+/\d{5,}\.png|attention/q\d+_(?:words|pixels)\.png)$")
+
+
+def _files_under(folder: Path) -> list[str]:
+    """Relative POSIX paths of the files under ``folder``, sorted."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                  if p.is_file() or p.is_symlink())
+
+
+def _segment_files(out_dir: Path) -> set[str]:
+    """The files of an earlier ``acga segment`` output in ``out_dir``: those its segment.json
+    lists, and any with a name only segment writes (an interrupted replacement, or an output of
+    a version without the list). Everything else in the folder is someone else's."""
+    try:
+        listed = json.loads((out_dir / _MARKER).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        listed = []
+    owned = {rel for rel in listed if isinstance(rel, str) and not rel.startswith("/")
+             and ".." not in rel.split("/") and ((out_dir / rel).is_file() or
+                                                 (out_dir / rel).is_symlink())}
+    owned.update(rel for rel in _files_under(out_dir) if _OWN_NAME.match(rel))
+    return owned
+
+
 def _publish(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished temporary folder to ``out_dir`` (replacing an earlier segment run)."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    """Move the finished temporary folder's files to ``out_dir``.
+
+    A new ``out_dir`` is the renamed temporary folder. In an earlier ``acga segment`` output,
+    only that output's files are replaced (:func:`_segment_files`); a user's own files stay.
+    A user's file where this run writes one is refused before anything changes.
+    """
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)
+        return
+    new = _files_under(tmp)
+    owned = _segment_files(out_dir)
+    clash = []
+    for rel in new:
+        target = out_dir / rel
+        if (target.exists() or target.is_symlink()) and rel not in owned:
+            clash.append(rel)
+        clash.extend(parent.relative_to(out_dir).as_posix() for parent in target.parents
+                     if parent != out_dir and out_dir in parent.parents and parent.exists()
+                     and not parent.is_dir())
+    if clash:
+        raise DataError(f"output folder {out_dir}: {clash[0]} is not a file `acga segment` wrote "
+                        "and this run would replace it; move it away or choose another --out")
+    kept = [rel for rel in _files_under(out_dir) if rel not in owned]
+    for rel in sorted(owned - {_MARKER}):
+        with contextlib.suppress(FileNotFoundError):
+            (out_dir / rel).unlink()
+    folders = {parent for rel in owned for parent in (out_dir / rel).parents
+               if out_dir in parent.parents}
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        with contextlib.suppress(OSError):  # not empty: a user's file is in it
+            folder.rmdir()
+    for rel in new:  # segment.json last: until it is replaced, the old list stays valid
+        if rel != _MARKER:
+            (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp / rel, out_dir / rel)
+    os.replace(tmp / _MARKER, out_dir / _MARKER)
+    shutil.rmtree(tmp, ignore_errors=True)
+    if kept:
+        log.info("kept %d file(s) in %s that `acga segment` did not write: %s", len(kept),
+                 out_dir, ", ".join(kept[:3]) + (f" (+{len(kept) - 3} more)" if len(kept) > 3 else ""))
 
 
 # ---------------------------------------------------------------------------------- the run
@@ -462,7 +550,8 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
         model: a model built from ``cfg`` with its weights loaded (:func:`load_segment_model`).
         cfg: the :class:`acga.config.Config` the model was built from.
         vectors: word vectors (:func:`acga.data.text.load_word_vectors`) of ``cfg.model.word_dim``.
-        out_dir: output folder (created; an earlier ``acga segment`` output there is replaced).
+        out_dir: output folder (created; in an earlier ``acga segment`` output, the files it
+            wrote are replaced and other files are kept).
         every: run the model on every ``every``-th frame; other frames take the nearest mask.
         attention: also draw the VGLA word weights and the LGVA map (supplement Figure 1).
         progress: show a tqdm bar on stderr.
@@ -643,9 +732,17 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
                 flush(None)
                 bar.update(1)
             num_frames = last_index + 1
+            stated = _stated_length(container, stream, fps)
             if num_frames == 0:
-                raise DataError(f"video {video_path} has no frames (an empty or broken file); "
+                raise DataError(f"video {video_path} has no frames (an empty or broken file"
+                                f"{f'; its container states {stated[1]}' if stated else ''}); "
                                 "pass a video with at least one frame")
+            if stated and num_frames < stated[0]:
+                msg = (f"{video_path} is truncated or damaged: decoded {num_frames} frames but "
+                       f"its container states {stated[1]}; the masks and the overlay cover only "
+                       f"the first {num_frames} frames")
+                log.warning("%s", msg)
+                warnings.append(msg)
             while next_centre <= num_frames - 1:
                 run_window(next_centre, num_frames - 1)
                 next_centre += every
@@ -692,6 +789,8 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
         summary = result.to_json()
         summary["model"] = {"name": m.name, "backbone": m.backbone, "input_size": size,
                             "config": cfg.name}
+        # what this run wrote: a later run into out_dir replaces these and nothing else
+        summary["files"] = sorted(set(_files_under(tmp)) | {_MARKER})
         (tmp / _MARKER).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         container.close()
         _publish(tmp, out_dir)

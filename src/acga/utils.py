@@ -67,7 +67,10 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[Any]:
     if path.is_dir():  # os.replace would fail only after the whole file is written
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # the pid in the name lets a later run remove what a killed writer left
+        # (acga.runsafety.remove_stale_temporaries)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp",
+                                   dir=path.parent)
     except OSError as exc:
         raise _with_target(exc, path) from exc
     try:

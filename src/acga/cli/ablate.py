@@ -48,9 +48,11 @@ def run(args: argparse.Namespace) -> int:
 
     check_writable(args.out, folder=True)
     from ..metrics import format_table
+    from ..runsafety import sigterm_as_exception
 
-    rows = run_suite(args.suite, args.out, quick=args.quick, seed=args.seed,
-                     progress=not args.no_progress, extra=args.overrides, only=args.only)
+    with sigterm_as_exception(COMMAND):  # stopped: temporaries removed, workers ended
+        rows = run_suite(args.suite, args.out, quick=args.quick, seed=args.seed,
+                         progress=not args.no_progress, extra=args.overrides, only=args.only)
     print(format_table([(r["config"], r["acga"]) for r in rows], "acga"))
     print(f"\ntable: {Path(args.out) / f'ablation_{args.suite}.md'}")
     return 0

@@ -84,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
         from ..data.jhmdb import index_jhmdb
 
         samples, report = index_jhmdb(args.root, args.frames, skip_bad=args.skip_bad)
+    if not samples:  # nothing to list is a mistake (a wrong root or split, lost files)
+        print(report.summary(), file=sys.stderr)
+        where = f" for split {args.split!r}" if getattr(args, "split", None) else ""
+        raise AcgaError(f"{args.dataset} root {args.root} gives no samples{where} (see the "
+                        "summary above); check the root and the annotation files")
     out = sys.stdout
     for sample in samples:
         out.write(sample.to_json() + "\n")

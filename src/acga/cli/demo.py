@@ -36,9 +36,12 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.out, folder=True)
     from ..metrics import format_table
 
+    from ..runsafety import sigterm_as_exception
+
     t0 = time.perf_counter()
-    result = run_demo(args.out, quick=args.quick, seed=args.seed, progress=not args.no_progress,
-                      overrides=args.overrides)
+    with sigterm_as_exception(COMMAND):  # stopped: temporaries removed, training workers ended
+        result = run_demo(args.out, quick=args.quick, seed=args.seed,
+                          progress=not args.no_progress, overrides=args.overrides)
     m = result.metrics
     print(format_table([("ACGA demo, synthetic A2D test", m["a2d_test"]["acga"]),
                         ("  queries swapped within video", m["a2d_test_swapped_queries"]["acga"]),

@@ -23,7 +23,11 @@ Segment the actor and action a sentence describes in any video PyAV/FFmpeg can r
 The model runs on a clip_len-frame window centred on every K-th frame (--every K; edge frames
 repeat at the ends, as in training); the other frames take the mask of the nearest window.
 The video is streamed: memory does not grow with its length. Phone-video rotation is applied.
-Outputs go to a temporary folder renamed to OUT at the end: an error leaves nothing behind.
+Outputs go to a temporary folder moved to OUT at the end: an error, Ctrl-C or SIGTERM leaves
+nothing behind (temporary folders of a killed run are removed by the next run). Re-running into
+an earlier `acga segment` output replaces the files it wrote (listed in its segment.json) and
+keeps any other file there. A video that decodes to fewer frames than its container states
+(a truncated download) is segmented as far as it goes, with a warning.
 
 Without --checkpoint the model of the last `acga demo` is used
 (./acga-demo/run/last.safetensors, or $ACGA_DEMO_DIR/run/last.safetensors).
@@ -46,8 +50,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", metavar="FILE", default=None,
                         help="model checkpoint (.safetensors; default: the `acga demo` model)")
     parser.add_argument("--out", metavar="DIR", default=None,
-                        help="output folder (default: <video name>_segment); an earlier "
-                        "`acga segment` output there is replaced")
+                        help="output folder (default: <video name>_segment); the files of an "
+                        "earlier `acga segment` output there are replaced, other files kept")
     parser.add_argument("--every", metavar="K", type=int, default=1,
                         help="run the model on every K-th frame, fill the others from the "
                         "nearest (default: 1)")
@@ -86,6 +90,13 @@ def _named_after(exc: OSError, out) -> OSError:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..runsafety import sigterm_as_exception
+
+    with sigterm_as_exception(COMMAND):  # a stopped run removes its temporary folder
+        return _segment(args)
+
+
+def _segment(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..data.text import candidate_words, load_word_vectors

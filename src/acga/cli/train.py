@@ -14,7 +14,10 @@ DESCRIPTION = """\
 Train the model a config describes on its dataset's train split. Checkpoints (safetensors,
 written atomically) go to OUT/last.safetensors after every epoch (and every
 train.checkpoint_every steps) and OUT/epoch_<k>.safetensors; the step and epoch log to
-OUT/log.jsonl. --resume continues from OUT/last.safetensors.
+OUT/log.jsonl. --resume continues from OUT/last.safetensors. A folder that already holds a
+run is refused unless --resume or --overwrite (which deletes only the files train writes:
+config.json, log.jsonl, last.safetensors, epoch_<k>.safetensors). While a run trains, its
+folder is locked: a second `acga train` into it stops at once, naming the first one's pid.
 
 examples:
   acga train acga_a2d data.root=/data/a2d data.cache=/data/cache/a2d_rgb --out runs/acga
@@ -30,14 +33,25 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     parser.add_argument("--root", default=None, help="dataset root (default: data.root)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier run in OUT (deletes its checkpoints and log)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..runsafety import sigterm_as_exception
+
+    with sigterm_as_exception(COMMAND):  # a stopped run removes its temporary files
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import contextlib
     from functools import partial
 
     from ..data.dataset import build_dataset, resolve_root
-    from ..engine import fit_local
+    from ..engine import fit_local, prepare_run_folder
+    from ..runsafety import launching_process, run_folder_lock
 
     cfg = load_config(args.config, args.overrides)
     out = Path(args.out or Path("runs") / cfg.name)
@@ -46,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     check_writable(out, folder=True)  # before the workers start and the data is indexed
     logging.getLogger(__name__).info("training %s -> %s", cfg.name, out)
     root = resolve_root(cfg, args.root, cfg.data.dataset)  # a bad root fails here, not in a worker
-    fit_local(cfg, partial(build_dataset, cfg, "train", root=root), out, resume=args.resume,
-              progress=not args.no_progress)
+    main = launching_process()  # under torchrun: rank 0 checks, clears and locks the folder
+    with run_folder_lock(out) if main else contextlib.nullcontext():
+        if main:
+            prepare_run_folder(out, resume=args.resume, overwrite=args.overwrite)
+        fit_local(cfg, partial(build_dataset, cfg, "train", root=root), out, resume=args.resume,
+                  progress=not args.no_progress)
     print(f"checkpoint: {out / 'last.safetensors'}")
     return 0

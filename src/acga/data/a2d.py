@@ -68,6 +68,9 @@ class DataReport:
     """(video, frame, instance): instances listed in an h5 frame that no text row refers to."""
     bad_files: list[tuple[str, str]] = field(default_factory=list)
     """(path, reason) of files skipped with ``skip_bad``."""
+    missing_frames: list[tuple[str, int, int, int]] = field(default_factory=list)
+    """(mask folder, h5 files found, annotated frames videoset.csv states, samples lost at
+    most) of videos with text rows whose folder holds fewer h5 files than stated."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -107,11 +110,24 @@ class DataReport:
                          f"{len(self.masks_without_query)}"
                          + _examples(f"{v}/{f:05d}#{i}" for v, f, i in self.masks_without_query))
         lines.extend(self.notes)
+        if self.missing_frames:
+            lines.append(missing_frames_message(self.missing_frames))
         lines.append(f"bad files skipped: {len(self.bad_files)}")
         # reasons usually name the file already
         lines.extend(f"  {reason}" if path in reason else f"  {path}: {reason}"
                      for path, reason in self.bad_files)
         return "\n".join(lines)
+
+
+def missing_frames_message(missing: list[tuple[str, int, int, int]]) -> str:
+    """One line on annotated frames whose h5 file is missing (see DataReport.missing_frames)."""
+    frames = sum(stated - found for _, found, stated, _ in missing)
+    lost = sum(n for *_, n in missing)
+    return (f"annotated frames missing: {frames} h5 file{'s' if frames != 1 else ''} in "
+            f"{len(missing)} video{'s' if len(missing) != 1 else ''}"
+            + _examples(f"{folder} has {found} of {stated}" for folder, found, stated, _ in missing)
+            + f"; up to {lost} sample{'s' if lost != 1 else ''} lost (videoset.csv column 8 "
+            "counts each video's annotated frames; re-download the missing files)")
 
 
 def _examples(items: Iterable[str], n: int = 3) -> str:
@@ -161,9 +177,10 @@ def read_text_table(path: Path, reader, *args):
                         "restore the release's text file") from None
 
 
-def _read_videoset(path: Path) -> list[tuple[str, str]]:
-    """(video, split) in file order. The file has no header and 9 columns."""
-    videos: list[tuple[str, str]] = []
+def _read_videoset(path: Path) -> list[tuple[str, str, int | None]]:
+    """(video, split, annotated frames stated) in file order. The file has no header and 9
+    columns; the 8th counts the video's annotated frames (None when it is not a number)."""
+    videos: list[tuple[str, str, int | None]] = []
     with open(path, newline="", encoding="utf-8-sig") as handle:
         for line_no, row in enumerate(csv.reader(handle), start=1):
             if not row or not "".join(row).strip():
@@ -185,7 +202,14 @@ def _read_videoset(path: Path) -> list[tuple[str, str]]:
                     continue
                 raise DataError(f"{path} line {line_no}: subset {subset_text!r} is not 0 "
                                 "(train) or 1 (test)")
-            videos.append((row[0].strip(), _SUBSETS[subset]))
+            try:
+                stated = int(float(row[7]))
+            except ValueError:
+                stated = None
+            videos.append((row[0].strip(), _SUBSETS[subset], stated))
+    if not videos:
+        raise DataError(f"{path} lists no videos (the file is empty); it should hold one row "
+                        "per video: restore it from the A2D release")
     return videos
 
 
@@ -318,14 +342,14 @@ def index_a2d(root: str | Path, split: str | None = None, *,
     missed = read_text_table(missed_path, _read_missed)
     rows = read_text_table(ann_path, _read_annotations, report)
     report.videos_listed = len(videoset)
-    listed = {v for v, _ in videoset}
+    listed = {v for v, _, _ in videoset}
     report.rows_without_video = sum(len(r) for v, r in rows.items() if v not in listed)
     for name in (["train", "test"] if split is None else [split]):
         report.videos[name] = 0
         report.samples[name] = 0
 
     samples: list[Sample] = []
-    for video, video_split in videoset:
+    for video, video_split, stated in videoset:
         if video in missed:
             report.missed_videos_dropped += 1
             continue
@@ -335,7 +359,8 @@ def index_a2d(root: str | Path, split: str | None = None, *,
         video_rows = rows.get(video, [])
         # frame -> (ids in file order, {id: (mask_sum, H, W)})
         frames: list[tuple[int, list[int], dict[int, tuple[int, int, int]]]] = []
-        for frame in _h5_frames(masks_dir / video):
+        h5_frames = _h5_frames(masks_dir / video)
+        for frame in h5_frames:
             path = masks_dir / video / f"{frame:05d}.h5"
             try:
                 ids, stored = read_a2d_h5(path, transpose=False)  # (N, W, H)
@@ -374,6 +399,13 @@ def index_a2d(root: str | Path, split: str | None = None, *,
         for frame, _, stats in frames:
             report.masks_without_query.extend((video, frame, k) for k in stats
                                               if k not in queried)
+        if video_rows and stated is not None and len(h5_frames) < stated:
+            # a missing h5 file takes its samples with it: at most one per text row
+            absent = stated - len(h5_frames)
+            report.missing_frames.append((str(masks_dir / video), len(h5_frames), stated,
+                                          absent * len(video_rows)))
+    if report.missing_frames:
+        log.warning("%s", missing_frames_message(report.missing_frames))
     return samples, report
 
 

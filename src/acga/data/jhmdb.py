@@ -96,6 +96,9 @@ def _read_annotations(path: Path) -> list[tuple[str, str]]:
                 raise DataError(f"{path} line {line_no} has {len(row)} fields, expected "
                                 "video_id,query")
             rows.append((row[0].strip(), normalize_query(",".join(row[1:]))))
+    if not rows:
+        raise DataError(f"{path} has a header but no rows (no video has a query); restore it "
+                        "from the JHMDB-Sentences release")
     return rows
 
 

@@ -129,9 +129,16 @@ class Mp4Frames(FrameSource):
             self._container.close()
             raise
         self.num_frames = len(self._pts)
+        stated = int(self._stream.frames or 0)  # an MP4's sample table counts them exactly
         if self.num_frames == 0:
             self._container.close()
-            raise DataError(f"video file {self.path} has no frames; re-download it")
+            raise DataError(f"video file {self.path} has no frames"
+                            f"{f' (its container states {stated})' if stated else ''}; "
+                            "re-download it")
+        if stated > self.num_frames:
+            log.warning("video file %s is truncated or damaged: %d of the %d frames its container "
+                        "states can be read; clips past frame %d repeat the last one. Re-download "
+                        "it", self.path, self.num_frames, stated, self.num_frames)
         self._index_of = {p: i for i, p in enumerate(self._pts)}
 
     def _list_timestamps(self) -> list[int]:

@@ -19,7 +19,7 @@ from .a2d import DataReport
 from .records import Sample
 
 __all__ = ["RefSample", "read_palette_png", "jpeg_problem", "object_mask", "BadFiles",
-           "frame_number"]
+           "frame_number", "expression_mask_path", "write_mask_png", "write_expression_masks"]
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +125,33 @@ class BadFiles:
         log.warning("skipping %s: %s", path, reason)
         self.report.bad_files.append((str(path), reason))
 
+
+
+def expression_mask_path(sample: RefSample) -> str:
+    """Where the mask of ``sample`` goes in a per-expression folder tree, the layout
+    ``acga score --protocol davis`` reads: Ref-DAVIS17 ``<set>/<video>/<line>/<frame>.png``
+    (the set first, so that sets are averaged), Ref-YouTube-VOS ``<video>/<expression>/<frame>.png``
+    (the challenge's submission layout under ``Annotations/``)."""
+    if sample.dataset == "davis":
+        set_name, _, line = sample.expression.rpartition("-")
+        return f"{set_name}/{sample.video}/{line}/{sample.frame:05d}.png"
+    return f"{sample.video}/{sample.expression}/{sample.frame:05d}.png"
+
+
+def write_mask_png(path: Path, mask: np.ndarray) -> None:
+    """A 0/255 greyscale PNG of a mask (non-zero = foreground)."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.where(np.asarray(mask) != 0, 255, 0).astype(np.uint8)).save(path)
+
+
+def write_expression_masks(samples, load_mask, out: str | Path) -> int:
+    """Write ``load_mask(sample)`` of every sample under ``out`` at
+    :func:`expression_mask_path`; returns the number written."""
+    out = Path(out)
+    n = 0
+    for sample in samples:
+        write_mask_png(out / expression_mask_path(sample), load_mask(sample))
+        n += 1
+    return n

@@ -75,7 +75,7 @@ def read_palette_png(path: str | Path) -> np.ndarray:
             if mode != "P":
                 raise DataError(f"annotation {path} is a {mode!r} image, not a palette ('P') "
                                 "PNG whose pixel values are object ids; use the released file "
-                                "(re-download it), not a converted copy")
+                                "(a converted copy loses the ids)")
             arr = np.asarray(im)
     except DataError:
         raise

@@ -269,3 +269,38 @@ def test_davis_bad_input(synth_davis, tmp_path):
     (root / "DAVIS/Annotations/480p" / vid / "00004.png").unlink()
     with pytest.raises(DataError, match=r"00004\.jpg has no annotation .*00004\.png"):
         index_davis(root, "val", sets=("annot1",))
+
+
+# ------------------------------------------------------------------ submission zip
+
+
+def test_ytvos_submission_zip(synth_ytvos, tmp_path):
+    import zipfile
+
+    from acga.refvos_submission import write_ytvos_submission
+
+    root, summary = synth_ytvos
+    samples, _ = index_ytvos(root, "valid")
+    # a 2x3 square in every frame: 6 foreground pixels each
+    def masks(items):
+        for s in items:
+            m = np.zeros((s.height, s.width), np.uint8)
+            m[1:3, 2:5] = 1
+            yield s, m
+
+    out = tmp_path / "sub.zip"
+    assert write_ytvos_submission(masks(samples), out, expected=samples) == len(samples)
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        s = samples[0]
+        name = f"Annotations/{s.video}/{s.expression}/{s.frame:05d}.png"
+        assert name in names and len(names) == summary.samples["valid"]
+        import io
+
+        arr = np.asarray(Image.open(io.BytesIO(zf.read(name))))
+        assert arr.shape == (s.height, s.width) and (arr == 255).sum() == 6
+    before = out.read_bytes()
+    with pytest.raises(DataError, match="masks missing from the submission"):
+        write_ytvos_submission(masks(samples[1:]), out, expected=samples)
+    assert out.read_bytes() == before  # the earlier zip is left as it was
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

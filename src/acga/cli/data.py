@@ -14,9 +14,12 @@ Inspect a dataset release.
 
   acga data samples a2d ROOT [--split train|test] [--skip-bad]
   acga data samples jhmdb ROOT [--frames uniform|all|FILE.json] [--skip-bad]
+  acga data samples ytvos ROOT [--split train|valid] [--skip-bad]
+  acga data samples davis ROOT [--split val|train] [--sets ...] [--skip-bad]
 
 prints one JSON object per sample to stdout, with the keys
 dataset, split, video, frame, instance, query, height, width, mask_sum
+(ytvos and davis add expression, the expression's id; docs/data.md)
 (frame = the 1-based number in the file name; height, width, mask_sum describe the ground-truth
 mask at original resolution), and a count summary to stderr. These are exactly the samples that
 training and evaluation use.
@@ -71,6 +74,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                        help="skip videos whose MAT file is corrupt or missing and list them")
     _logging_flags(a2d)
     _logging_flags(jhmdb)
+    from .data_refvos import add_refvos_parsers
+
+    for leaf in add_refvos_parsers(datasets):
+        _logging_flags(leaf)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,10 +87,14 @@ def run(args: argparse.Namespace) -> int:
         from ..data.a2d import index_a2d
 
         samples, report = index_a2d(args.root, args.split, skip_bad=args.skip_bad)
-    else:
+    elif args.dataset == "jhmdb":
         from ..data.jhmdb import index_jhmdb
 
         samples, report = index_jhmdb(args.root, args.frames, skip_bad=args.skip_bad)
+    else:
+        from .data_refvos import index_refvos
+
+        samples, report = index_refvos(args)
     if not samples:  # nothing to list is a mistake (a wrong root or split, lost files)
         print(report.summary(), file=sys.stderr)
         where = f" for split {args.split!r}" if getattr(args, "split", None) else ""

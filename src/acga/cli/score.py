@@ -26,6 +26,8 @@ PRED and GT are either
 Protocols:
   acga  the paper's: P@K counts IoU >= K; mAP = mean of P@0.50:0.05:0.95
   coco  MTTR/ReferFormer's: P@K counts IoU > K; mAP = pycocotools segm AP 0.50:0.95
+  davis Ref-DAVIS17 / Ref-YouTube-VOS: J, F, J&F; needs folders, one per expression
+        (<expression>/<frame>.png; <set>/<video>/<expression>/<frame>.png averages the sets)
 Per-sample IoU = (I + 1e-6) / (U + 1e-6) (both empty = 1); overall IoU = sum I / sum U.
 
 --json writes {"acga": {...}, "coco": {...}} (the protocols asked for) with the keys
@@ -44,8 +46,9 @@ _MAX_LISTED = 10
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pred", metavar="PRED", help="folder of PNG masks, or .npz with array `pred`")
     parser.add_argument("gt", metavar="GT", help="folder of PNG masks, or .npz with array `gt`")
-    parser.add_argument("--protocol", choices=("acga", "coco", "both"), default="both",
-                        help="which protocol(s) to report (default: both)")
+    parser.add_argument("--protocol", choices=("acga", "coco", "both", "davis"), default="both",
+                        help="which protocol(s) to report (default: both); davis: J, F, J&F "
+                        "(cli/score_davis.py)")
     parser.add_argument("--json", metavar="FILE", help="also write the metrics as JSON")
 
 
@@ -174,6 +177,10 @@ def score_accumulator(pred: str | Path, gt: str | Path, keep_rles: bool = True):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.protocol == "davis":
+        from .score_davis import run as run_davis
+
+        return run_davis(args)
     from ..metrics import format_table
     from ..utils import atomic_write_json
 

@@ -10,7 +10,9 @@ DESCRIPTION = """\
 Write the synthetic benchmark (the embedded default of `acga demo`) in exactly the layout its
 publishers release: for a2d, Release/videoset.csv, Release/clips320H/*.mp4, Release/pngs320H/,
 text_annotations/ (queries, missed videos, transposed HDF5 masks); for jhmdb,
-jhmdb_annotation.txt, Rename_Images/ and puppet_mask/ MAT files. Every reader of the real data
+jhmdb_annotation.txt, Rename_Images/ and puppet_mask/ MAT files; ytvos and davis, the
+Ref-YouTube-VOS and Ref-DAVIS17 layouts (JPEG frames, palette PNG masks, expression files, with
+those releases' quirks; default 20 and 12 videos). Every reader of the real data
 reads it unchanged. synth_meta.json holds the per-video ground truth (classes, actions,
 trajectories, which videos are distractors).
 
@@ -25,12 +27,14 @@ The folder must be new, empty, or a previous synthetic output of the same layout
 examples:
   acga synth a2d --out data/synth_a2d --videos 300 --seed 0
   acga synth jhmdb --out data/synth_jhmdb --videos 60 --size 64
+  acga synth davis --out data/synth_davis && acga data samples davis data/synth_davis
   acga data samples a2d data/synth_a2d --split test | head
 """
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("layout", choices=["a2d", "jhmdb"], help="which release layout to write")
+    parser.add_argument("layout", choices=["a2d", "jhmdb", "ytvos", "davis"],
+                        help="which release layout to write (ytvos, davis: synth_refvos.py)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--videos", type=int, default=None,
                         help="number of videos (default: 100 for a2d, 30 for jhmdb)")
@@ -57,7 +61,14 @@ def run(args: argparse.Namespace) -> int:
     check_writable(out, folder=True)
     existed = out.exists()
     try:
-        if args.layout == "a2d":
+        if args.layout in ("ytvos", "davis"):
+            from ..data.synth_refvos import generate_davis, generate_ytvos
+
+            gen = generate_ytvos if args.layout == "ytvos" else generate_davis
+            kwargs = {} if args.videos is None else {"videos": args.videos}
+            summary = gen(out, seed=args.seed, size=args.size, distractors=args.distractors,
+                          force=args.force, **kwargs)
+        elif args.layout == "a2d":
             summary = generate_a2d(out, videos=100 if args.videos is None else args.videos,
                                    seed=args.seed, size=args.size, distractors=args.distractors,
                                    mp4=not args.no_mp4, force=args.force)

@@ -777,6 +777,9 @@ class SynthSummary:
 _OWNED = {
     "a2d": ("Release", "text_annotations", META_NAME),
     "jhmdb": ("jhmdb_annotation.txt", "Rename_Images", "puppet_mask", META_NAME),
+    # written by synth_refvos.py
+    "ytvos": ("train", "valid", "test", "meta_expressions", META_NAME),
+    "davis": ("DAVIS", "davis_text_annotations", META_NAME),
 }
 
 

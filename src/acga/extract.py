@@ -56,7 +56,7 @@ from .data.dataset import index_samples
 from .data.features import CacheSettings, FeatureCache, merge_shards, weights_sha256
 from .data.records import Sample
 from .errors import AcgaError, ConfigError, DataError
-from .models.i3d import TF_BN_EPS, I3DWeights, read_i3d_weights
+from .models.i3d import RANDOM_I3D_SEED, TF_BN_EPS, I3DWeights, read_i3d_weights
 
 __all__ = ["extract_features", "merge_shard_caches", "ExtractReport", "feature_shape",
            "shard_path", "find_shards", "cache_settings", "BACKBONE", "RANDOM_WEIGHTS_SEED"]
@@ -66,8 +66,9 @@ log = logging.getLogger(__name__)
 BACKBONE = "i3d_mixed_4e"
 """``CacheSettings.backbone`` of the caches written here."""
 
-RANDOM_WEIGHTS_SEED = 2019
-"""Seed of the random I3D used when no weights are given (the same in every process)."""
+RANDOM_WEIGHTS_SEED = RANDOM_I3D_SEED
+"""Seed of the random I3D used when no weights are given (the same in every process and in
+``acga segment``): :data:`acga.models.i3d.RANDOM_I3D_SEED`."""
 
 _SHARD_DIR = re.compile(r"^(?P<name>.+)\.shard-(?P<i>\d+)-of-(?P<n>\d+)$")
 
@@ -202,15 +203,13 @@ def _resolve_device(device: str) -> torch.device:
 
 def _build_model(modality: str, weights: I3DWeights | None, device: torch.device,
                  bn_eps: float):
-    from .models.i3d import build_i3d
+    from .models.i3d import build_i3d, build_random_i3d
 
     if weights is None:
         log.warning("NO I3D WEIGHTS GIVEN: features come from a RANDOMLY initialised I3D "
                     "(seed %d), useful only for tests and benchmarks; pass --weights "
                     "rgb_imagenet.pt / flow_imagenet.pt for real features", RANDOM_WEIGHTS_SEED)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(RANDOM_WEIGHTS_SEED)
-            model = build_i3d(modality, final_endpoint="Mixed_4e", bn_eps=bn_eps)
+        model = build_random_i3d(modality, final_endpoint="Mixed_4e", bn_eps=bn_eps)
     else:
         model = build_i3d(modality, final_endpoint="Mixed_4e", weights=weights, bn_eps=bn_eps)
     return model.eval().requires_grad_(False).to(device)

@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 DEMO_DIR_ENV = "ACGA_DEMO_DIR"
 """Environment variable naming the `acga demo` output folder (default ``./acga-demo``)."""
 
-RANDOM_I3D_SEED = 0
 _THUMB_WIDTH = 320
 _SHEET_FRAMES = 8
 _MARKER = "segment.json"
@@ -183,11 +182,10 @@ def load_segment_model(checkpoint: str | os.PathLike | None = None, device: str 
 
 
 def _random_i3d():
-    from .models.i3d import build_i3d
+    """The weight-less fallback I3D: the same network ``acga extract`` uses without weights."""
+    from .models.i3d import build_random_i3d
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_I3D_SEED)
-        return build_i3d("rgb", final_endpoint="Mixed_4e").eval()
+    return build_random_i3d("rgb", final_endpoint="Mixed_4e")
 
 
 # ----------------------------------------------------------------------------------- queries

@@ -57,6 +57,7 @@ from .data.features import CacheSettings, FeatureCache, merge_shards, weights_sh
 from .data.records import Sample
 from .errors import AcgaError, ConfigError, DataError
 from .models.i3d import RANDOM_I3D_SEED, TF_BN_EPS, I3DWeights, read_i3d_weights
+from .utils import resolve_device
 
 __all__ = ["extract_features", "merge_shard_caches", "ExtractReport", "feature_shape",
            "shard_path", "find_shards", "cache_settings", "BACKBONE", "RANDOM_WEIGHTS_SEED"]
@@ -195,12 +196,6 @@ def _worker_init(_: int) -> None:
         pass
 
 
-def _resolve_device(device: str) -> torch.device:
-    from .utils import resolve_device
-
-    return resolve_device(device, "--device")
-
-
 def _build_model(modality: str, weights: I3DWeights | None, device: torch.device,
                  bn_eps: float):
     from .models.i3d import build_i3d, build_random_i3d
@@ -304,7 +299,7 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
     if weights is not None and not Path(weights).is_file():
         raise DataError(f"I3D weights file {weights} does not exist; pass the path of "
                         f"{modality}_imagenet.pt (or leave --weights out for random features)")
-    dev = _resolve_device(device)
+    dev = resolve_device(device, "--device")
     loaded = read_i3d_weights(weights) if weights is not None else None
     eps = _choose_bn_eps(loaded, bn_eps)
     settings = cache_settings(modality, weights, clip_len, input_size, eps)

@@ -169,12 +169,15 @@ def retain_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 
 DEVICES = "auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps"
 
 
-def resolve_device(name: str, what: str = "--device"):
-    """The torch.device ``name`` means, checked before any work starts.
+def resolve_device(name: str, what: str = "--device", *, per_rank: bool = False):
+    """The torch.device ``name`` means, checked before any work starts: acga's one resolver
+    (``--device`` of every command, ``train.device``).
 
-    ``auto`` is CUDA when torch sees a GPU, else the CPU. Anything but auto, cpu, cuda, cuda:N
-    and mps, or a device this machine lacks, is a :class:`~acga.errors.ConfigError` naming
-    ``what`` (the flag or config key) and the choices.
+    ``auto`` is CUDA when torch sees a GPU, else the CPU; with ``per_rank`` (training, where
+    torchrun starts one process per GPU) it is this process's GPU, ``cuda:$LOCAL_RANK``
+    (``cuda:0`` without the variable). Anything but auto, cpu, cuda, cuda:N and mps, or a device
+    this machine lacks, is a :class:`~acga.errors.ConfigError` naming ``what`` (the flag or
+    config key) and the choices.
     """
     import re
 
@@ -184,7 +187,11 @@ def resolve_device(name: str, what: str = "--device"):
 
     text = str(name).strip().lower()
     if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        if per_rank:
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda")
     if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", text):
         raise ConfigError(f"{what} {name!r} is not a device acga runs on; use {DEVICES}")
     device = torch.device(text)

@@ -7,7 +7,6 @@ out here independently of our module, so a naming or shape mistake in ours shows
 
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import pytest
@@ -24,7 +23,6 @@ from acga.models.i3d import (
     preprocess_flow,
     preprocess_rgb,
     remap_release_i3d,
-    weights_hash,
 )
 
 # (name, in, out, kernel) of every conv unit, and the inception widths, from the I3D paper/TF
@@ -367,12 +365,6 @@ def test_dataparallel_prefix_and_safetensors(tmp_path):
     model = I3D(3, final_endpoint="Mixed_4e")
     load_i3d_weights(model, path)
     assert torch.equal(model.Mixed_4b.b0.conv3d.weight, sd["Mixed_4b.b0.conv3d.weight"])
-
-
-def test_weights_hash(tmp_path):
-    path = tmp_path / "w.pt"
-    path.write_bytes(b"abc" * 1000)
-    assert weights_hash(path) == hashlib.sha256(b"abc" * 1000).hexdigest()
 
 
 @pytest.mark.slow

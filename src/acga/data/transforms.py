@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from ..errors import InvalidShapeError
 
-__all__ = ["letterbox", "letterbox_mask", "unletterbox_mask", "letterbox_geometry", "hflip",
+__all__ = ["letterbox", "letterbox_float", "letterbox_mask", "unletterbox_mask", "letterbox_geometry", "hflip",
            "swap_left_right"]
 
 
@@ -48,6 +48,34 @@ def _check_size(size: int) -> None:
         raise ValueError(f"letterbox size must be a positive integer, got {size!r}")
 
 
+def letterbox_float(frames: np.ndarray, size: int) -> np.ndarray:
+    """The letterbox core shared by RGB frames and flow fields: centre-pad to a square (zeros)
+    and resize it to ``size`` (bilinear, antialiased when shrinking), in float32.
+
+    Args:
+        frames: (T, H, W, C), any real dtype (converted to float32 when pasted).
+        size: side S of the output square.
+
+    Returns:
+        (T, S, S, C) float32.
+    """
+    _check_size(size)
+    frames = np.asarray(frames)
+    if frames.ndim != 4:
+        raise InvalidShapeError("frames", frames.shape, "(T, H, W, C)")
+    t, h, w, c = frames.shape
+    side, top, left = letterbox_geometry(h, w)
+    square = np.zeros((t, side, side, c), dtype=np.float32)  # (T, M, M, C)
+    square[:, top:top + h, left:left + w] = frames
+    if side == size:
+        return square
+    x = torch.from_numpy(square).permute(0, 3, 1, 2)  # (T, C, M, M)
+    # antialias only matters when shrinking; it keeps thin structures from aliasing away
+    y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                      antialias=size < side)
+    return y.permute(0, 2, 3, 1).contiguous().numpy()  # (T, S, S, C)
+
+
 def letterbox(frames: np.ndarray, size: int) -> np.ndarray:
     """Centre-pad RGB frames to a square and resize it (bilinear) to ``size``.
 
@@ -62,17 +90,10 @@ def letterbox(frames: np.ndarray, size: int) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise InvalidShapeError("frames", frames.shape, "(T, H, W, 3)")
-    t, h, w, _ = frames.shape
-    side, top, left = letterbox_geometry(h, w)
-    square = np.zeros((t, side, side, 3), dtype=frames.dtype)  # (T, M, M, 3)
-    square[:, top:top + h, left:left + w] = frames
-    if side == size:
-        return square.astype(np.uint8, copy=False)
-    x = torch.from_numpy(square).permute(0, 3, 1, 2).float()  # (T, 3, M, M)
-    # antialias only matters when shrinking; it keeps thin structures from aliasing away
-    y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                      antialias=size < side)
-    return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    y = letterbox_float(frames, size)
+    if max(frames.shape[1:3]) == size:  # pasted only: the values are the frames' own
+        return y.astype(np.uint8)
+    return np.clip(np.round(y), 0, 255).astype(np.uint8)
 
 
 def letterbox_mask(mask: np.ndarray, size: int) -> np.ndarray:

@@ -55,7 +55,6 @@ So Mixed_4e of 8 / 16 / 24 frames has 2 / 4 / 6 time steps (T/4, not T/8).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -94,7 +93,6 @@ __all__ = [
     "read_i3d_weights",
     "remap_pytorch_i3d",
     "remap_release_i3d",
-    "weights_hash",
 ]
 
 logger = logging.getLogger(__name__)
@@ -856,12 +854,3 @@ def load_i3d_weights(model: nn.Module,
                 f" (endpoints {sorted({_endpoint_of(k) for k in ignored if _is_i3d_key(k)})})"
                 if ignored else "", len(missing))
     return report
-
-
-def weights_hash(path: str | os.PathLike) -> str:
-    """SHA-256 hex digest of a weights file (for the feature-cache manifest)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -1,4 +1,4 @@
-"""Frame sources (PyAV seek vs PNG), clip indices, letterbox and its inverse, flips."""
+"""Frame sources (PyAV seek vs PNG), clip indices, letterbox and its inverse."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 from fixtures_release import make_a2d_release, video_frames
 
 from acga.data.records import Sample
-from acga.data.transforms import (hflip, letterbox, letterbox_mask, swap_left_right,
-                                  unletterbox_mask)
+from acga.data.transforms import letterbox, letterbox_mask, unletterbox_mask
 from acga.data.video import Mp4Frames, PngFrames, clip_indices, open_frames, read_clip
 from acga.errors import DataError, InvalidShapeError
 
@@ -208,29 +207,3 @@ def test_letterbox_frames():
     assert up[0, 0].max() == 0
     with pytest.raises(InvalidShapeError, match="frames"):
         letterbox(np.zeros((4, 4, 3), np.uint8), 8)
-
-
-# ----------------------------------------------------------------------------- flip
-
-
-def test_swap_left_right():
-    assert swap_left_right("the man on the Left next to the RIGHT car") == \
-        "the man on the Right next to the LEFT car"
-    assert swap_left_right("leftmost dog, left-hand side, rightwards") == \
-        "rightmost dog, right-hand side, leftwards"
-    # whole words only
-    assert swap_left_right("a bright copyright lefty") == "a bright copyright lefty"
-
-
-def test_hflip():
-    frames = np.arange(2 * 2 * 3 * 3, dtype=np.uint8).reshape(2, 2, 3, 3)
-    mask = np.array([[1, 0, 0], [1, 1, 0]], np.uint8)
-    f2, m2, q2 = hflip(frames, mask, "dog on the left")
-    np.testing.assert_array_equal(f2[:, :, 0], frames[:, :, 2])
-    np.testing.assert_array_equal(m2, [[0, 0, 1], [0, 1, 1]])
-    assert q2 == "dog on the right"
-    f3, m3, q3 = hflip(f2, m2, q2)
-    np.testing.assert_array_equal(f3, frames)
-    np.testing.assert_array_equal(m3, mask)
-    assert q3 == "dog on the left"
-    assert hflip(frames, None, "x")[1] is None

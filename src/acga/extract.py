@@ -1,8 +1,8 @@
 """Fill the feature cache: frozen I3D (stem .. Mixed_4e) features of every sample of a release.
 
-ACGA freezes I3D up to Mixed_4e (SPEC section 1, step 2), so its output is computed once per
-clip and training reads the cache (:mod:`acga.data.features`). Per sample of the canonical list
-(:func:`acga.data.dataset.index_samples`: both A2D splits; JHMDB's evaluated frames):
+ACGA freezes I3D up to Mixed_4e (paper section 4; docs/extract.md), so its output is computed
+once per clip and training reads the cache (:mod:`acga.data.features`). Per sample of the
+canonical list (:func:`acga.data.dataset.index_samples`: both A2D splits; JHMDB's evaluated frames):
 
 1. read the clip of ``clip_len`` frames around the annotated frame
    (:func:`acga.data.video.read_clip`; RGB) or ``clip_len + 1`` frames (flow: T fields need

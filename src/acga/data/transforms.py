@@ -1,6 +1,6 @@
 """Geometric transforms on clips and masks: the centred letterbox and its exact inverse.
 
-Letterbox geometry (SPEC section 1, steps 2 and 8). A frame of H x W is pasted centred on a
+Letterbox geometry (docs/data.md, "Preprocessing"). A frame of H x W is pasted centred on a
 black M x M square, M = max(H, W), at offset ((M - H) // 2, (M - W) // 2) (the smaller padding
 on the top/left when the difference is odd), and the square is resized M -> S. The inverse
 resizes S -> M and crops the H x W window at the same offset.

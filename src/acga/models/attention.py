@@ -116,7 +116,7 @@ class KeyWordAwareAttention(nn.Module):
     region receives the context of its key words, x_i = sum_t a_{i,t} c_t. The paper concatenates
     v_i, the query feature and x_i for its classifier; to keep ACGA's decoder unchanged we add
     x_i to the visual feature (a residual), so the decoder sees the same channel counts as with
-    LGVA (documented in docs/faithfulness). Hidden size of the additive attention: D_T.
+    LGVA (documented in docs/faithfulness.md). Hidden size of the additive attention: D_T.
     """
 
     def __init__(self, visual_dim: int, text_dim: int):

@@ -51,11 +51,13 @@ RETIRED_KEYS: dict[str, tuple[Any, ...] | None] = {
     "train.optimizer": ("adam",),
     "train.num_workers": None,
     "data.hflip": None,
+    "paper": None,
 }
 """Keys earlier acga versions had and wrote into every checkpoint's stored config, removed
 since because nothing read them: ``train.optimizer`` (training always used Adam, the only value
-ever allowed), ``train.num_workers`` (never used) and ``data.hflip`` (the flip was never wired
-into training). A config that still holds one loads as before: the key is dropped with a debug
+ever allowed), ``train.num_workers`` (never used), ``data.hflip`` (the flip was never wired
+into training) and ``paper`` (the published numbers a config reproduced; they live in
+:mod:`acga.paper_results` alone). A config that still holds one loads as before: the key is dropped with a debug
 log. The tuple lists the only values it may have (``None``: any); another value is a
 ConfigError, since acga cannot do what it asks."""
 
@@ -245,8 +247,6 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
-    paper: dict[str, Any] = field(default_factory=dict)
-    """What this config reproduces: table, row, parameter count and metrics as printed."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
 def _deep_merge(base: dict, update: Mapping) -> dict:
     out = dict(base)
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "paper":
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _deep_merge(dict(out[key]), value)
         else:
             out[key] = value

@@ -210,7 +210,9 @@ def test_trainable_parameters_equal_the_paper(name, count):
         model = build_model(cfg)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable == count
-    assert cfg.paper["params"] == count
+    from acga.paper_results import reported_params
+
+    assert reported_params(name) == count
 
 
 def test_parameter_breakdown_of_the_release():

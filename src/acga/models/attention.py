@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from .layers import check_choice
+
 __all__ = [
     "VisionGuidedLanguageAttention",
     "LanguageGuidedVisionAttention",
@@ -79,8 +81,8 @@ class LanguageGuidedVisionAttention(nn.Module):
         super().__init__()
         self.visual_dim = visual_dim
         self.value_channels = value_channels or visual_dim
-        self.scores = scores
-        self.gate_activation = gate
+        self.scores = check_choice("LGVA scores", scores, ("query_key", "key_query"))
+        self.gate_activation = check_choice("LGVA gate", gate, ("linear", "sigmoid"))
         self.query = nn.Linear(visual_dim, visual_dim)
         self.key = nn.Linear(visual_dim, visual_dim)
         self.value = nn.Linear(visual_dim, visual_dim)

@@ -1,4 +1,4 @@
-"""Every docs/*.md file the code, the configs and the README name exists."""
+"""Every docs/*.md file the code, the configs and the README name exists; package data exists."""
 
 from __future__ import annotations
 
@@ -28,3 +28,13 @@ def test_named_docs_exist():
 def test_docs_cite_no_outside_spec():
     for path in [*_sources(), *(ROOT / "docs").glob("*.md")]:
         assert not re.search(r"\bSPEC\b", path.read_text(encoding="utf-8")), path
+
+
+def test_every_package_data_pattern_ships_files():
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = data["tool"]["setuptools"]["package-data"]["acga"]
+    assert patterns
+    for pattern in patterns:
+        assert any(p.is_file() for p in (ROOT / "src" / "acga").glob(pattern)), pattern

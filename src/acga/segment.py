@@ -767,7 +767,7 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
         if attention:
             attention_files = _write_attention(tmp, out_dir, picks, infos, cfg, height, width,
                                                warnings)
-        # after _write_attention, which logs its own last warnings
+        # after _write_attention, which logs each of its warnings
         if attention and attention_frame is not None and picks and picks[0].data is not None:
             used = picks[0].data["frame"] + 1
             if used != attention_frame:
@@ -809,6 +809,10 @@ def _write_attention(tmp: Path, out_dir: Path, picks: list[_AttentionPick], info
                      cfg, height: int, width: int, warnings: list[str]) -> list[Path]:
     from .visualize_attention import draw_pixel_attention, draw_word_attention, pick_regions
 
+    def warn(msg: str) -> None:  # every warning reaches the log, one line each
+        log.warning("%s", msg)
+        warnings.append(msg)
+
     m = cfg.model
     r1 = m.resolutions[0]
     (tmp / "attention").mkdir()
@@ -827,8 +831,8 @@ def _write_attention(tmp: Path, out_dir: Path, picks: list[_AttentionPick], info
             image.save(tmp / "attention" / name)
             files.append(out_dir / "attention" / name)
         else:
-            warnings.append(f"model {m.name!r} ({cfg.name}) has no VGLA word attention: "
-                            f"q{q}_words.png not drawn")
+            warn(f"model {m.name!r} ({cfg.name}) has no VGLA word attention: "
+                 f"q{q}_words.png not drawn")
         if d["att_pixels"] is not None:
             point = regions[0]
             image = draw_pixel_attention(d["rgb"], d["att_pixels"][point.cell], point, title,
@@ -837,9 +841,6 @@ def _write_attention(tmp: Path, out_dir: Path, picks: list[_AttentionPick], info
             image.save(tmp / "attention" / name)
             files.append(out_dir / "attention" / name)
         else:
-            warnings.append(f"model {m.name!r} ({cfg.name}) has no LGVA pixel attention: "
-                            f"q{q}_pixels.png not drawn")
-    for w in warnings[-2:]:
-        if "attention" in w:
-            log.warning("%s", w)
+            warn(f"model {m.name!r} ({cfg.name}) has no LGVA pixel attention: "
+                 f"q{q}_pixels.png not drawn")
     return files

@@ -35,7 +35,7 @@ from .losses import segmentation_loss
 from .models import build_model
 from .runsafety import (launching_process, remove_stale_temporaries, run_folder_lock,
                         sigterm_as_exception)
-from .utils import resolve_device, seed_everything
+from .utils import progress_bar, resolve_device, seed_everything
 
 __all__ = ["DistInfo", "fit", "fit_local", "local_processes", "evaluate", "predict_masks",
            "batch_order", "lr_at", "run_outputs", "prepare_run_folder"]
@@ -462,12 +462,11 @@ def _end_processes(processes, grace_s: float = 10.0) -> None:
             p.join()
 
 
-def _progress(iterable, enabled: bool, desc: str):
+def _progress(iterable, enabled: bool, desc: str, unit: str = "step"):
+    """A tqdm bar on a terminal, a log line per epoch (and per minute) otherwise."""
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
+    return progress_bar(iterable, desc=desc, unit=unit, leave=False)
 
 
 @torch.no_grad()
@@ -481,7 +480,7 @@ def predict_masks(model: nn.Module, dataset, indices: Sequence[int] | None = Non
     model.eval()
     indices = list(range(len(dataset))) if indices is None else list(indices)
     chunks = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
-    for chunk in _progress(chunks, progress, "evaluating"):
+    for chunk in _progress(chunks, progress, "evaluating", unit="batch"):
         batch = _collate(dataset, chunk)
         out = model(batch["visual"].to(device), batch["words"].to(device), batch["word_mask"].to(device))
         masks = response_to_mask(out["final"][:, 0].float().cpu())

@@ -57,7 +57,7 @@ from .data.features import CacheSettings, FeatureCache, merge_shards, weights_sh
 from .data.records import Sample
 from .errors import AcgaError, ConfigError, DataError
 from .models.i3d import RANDOM_I3D_SEED, TF_BN_EPS, I3DWeights, read_i3d_weights
-from .utils import resolve_device
+from .utils import progress_bar, resolve_device
 
 __all__ = ["extract_features", "merge_shard_caches", "ExtractReport", "feature_shape",
            "shard_path", "find_shards", "cache_settings", "BACKBONE", "RANDOM_WEIGHTS_SEED"]
@@ -270,7 +270,8 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
         batch_size: clips per forward pass (default 4 on a GPU, 1 on the CPU).
         workers: decoding processes (default min(4, CPU count)); 0 decodes in this process.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
-        progress: show a tqdm bar (clips/s, time left) on stderr.
+        progress: show a tqdm bar (clips/s, time left) on a terminal's stderr, else log a line a
+            minute (:func:`acga.utils.progress_bar`).
         frames: JHMDB frames (``uniform``, ``all`` or a JSON list; see ``acga data samples``).
         merge: when sharded, merge all shards into ``out`` if this run finds them complete.
         samples: use these samples instead of the release's canonical list.
@@ -338,8 +339,6 @@ def _run(todo: list[list[Sample]], cache: FeatureCache, report: ExtractReport,
          model: torch.nn.Module, *, root: Path, dataset: str, modality: str, clip_len: int,
          input_size: int, device: torch.device, batch_size: int | None, workers: int | None,
          progress: bool) -> None:
-    from tqdm import tqdm
-
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = min(4, cpus) if workers is None else workers
     if workers < 0:
@@ -355,8 +354,7 @@ def _run(todo: list[list[Sample]], cache: FeatureCache, report: ExtractReport,
     if device.type == "cpu":
         torch.set_num_threads(cpus)
     start = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="clip", desc=f"extract {modality}", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(total=len(todo), unit="clip", desc=f"extract {modality}", enabled=progress)
     try:
         with torch.inference_mode():
             for items in loader:

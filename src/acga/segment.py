@@ -552,7 +552,7 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
             wrote are replaced and other files are kept).
         every: run the model on every ``every``-th frame; other frames take the nearest mask.
         attention: also draw the VGLA word weights and the LGVA map (supplement Figure 1).
-        progress: show a tqdm bar on stderr.
+        progress: show a tqdm bar on a terminal's stderr, else log a line a minute.
         i3d: for ``backbone: i3d_cached`` models, the I3D up to Mixed_4e (``None``: random
             weights, warned: the masks are then meaningless).
         attention_frame: 1-based frame to draw the attention of (its nearest window); default:
@@ -561,10 +561,9 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
     Returns:
         A :class:`SegmentResult`. Nothing is left in ``out_dir`` when an error is raised.
     """
-    from tqdm import tqdm
-
     from .data.transforms import letterbox
     from .postprocess import response_to_mask, undo_letterbox
+    from .utils import progress_bar
     from .visualize import PALETTE, contact_sheet, overlay
 
     t0 = time.perf_counter()
@@ -700,7 +699,7 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
 
         next_centre = 0
         last_index = -1
-        bar = tqdm(total=total, unit="frame", desc="segment", disable=not progress, leave=False)
+        bar = progress_bar(total=total, unit="frame", desc="segment", enabled=progress, leave=False)
         try:
             for frame in iter_video_frames(container, video_path):
                 if height is None:

@@ -196,6 +196,16 @@ def test_every_attention_warning_of_every_query_is_logged(tiny, tmp_path, caplog
     assert sum("not drawn" in w for w in summary["warnings"]) == 6
 
 
+def test_progress_into_a_file_is_one_line(tiny, video20, tmp_path, capfd, caplog):
+    model, cfg, vectors, _ = tiny
+    with caplog.at_level(logging.INFO, logger="acga.progress"):
+        segment_video(video20, ["the dog"], model, cfg, vectors, tmp_path / "out", progress=True)
+    err = capfd.readouterr().err
+    assert "\r" not in err and len(err) < 500  # tqdm would redraw once per frame
+    lines = [r.getMessage() for r in caplog.records if r.name == "acga.progress"]
+    assert len(lines) == 1 and lines[0].startswith("segment: 20/20 frames in ")
+
+
 def test_pick_regions_maps_cells_to_the_frame():
     prob = np.zeros((8, 8), np.float32)
     prob[4:6, 2:4] = 1.0  # cell (2, 1) of a 4x4 grid

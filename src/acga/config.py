@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal, Mapping, Sequence
 
+import logging
+
 import yaml
 
 from .errors import ConfigError
@@ -41,7 +43,23 @@ __all__ = [
     "resolve_config_path",
 ]
 
+log = logging.getLogger(__name__)
+
 Head = Literal["S", "M", "L"]
+
+RETIRED_KEYS: dict[str, tuple[Any, ...] | None] = {
+    "train.optimizer": ("adam",),
+    "train.num_workers": None,
+    "data.hflip": None,
+    "paper": None,
+}
+"""Keys earlier acga versions had and wrote into every checkpoint's stored config, removed
+since because nothing read them: ``train.optimizer`` (training always used Adam, the only value
+ever allowed), ``train.num_workers`` (never used), ``data.hflip`` (the flip was never wired
+into training) and ``paper`` (the published numbers a config reproduced; they live in
+:mod:`acga.paper_results` alone). A config that still holds one loads as before: the key is dropped with a debug
+log. The tuple lists the only values it may have (``None``: any); another value is a
+ConfigError, since acga cannot do what it asks."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +179,8 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    optimizer: Literal["adam"] = "adam"
+    """Training: always Adam (the paper's optimiser), with ``lr`` and ``weight_decay``."""
+
     lr: float = 5e-4
     batch_size: int = 4
     epochs: int = 12
@@ -179,7 +198,6 @@ class TrainConfig:
     seed: int = 2019
     checkpoint_every: int = 0
     """Also checkpoint every N steps (0 = only at the end of each epoch)."""
-    num_workers: int = 0
     processes: int = 1
     """Training processes on this machine's CPU. Above 1, ``acga train`` / ``demo`` / ``ablate``
     spawn that many DDP (gloo) workers, each with an equal share of the cores and its slice of
@@ -229,8 +247,6 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
     synth: SynthConfig = field(default_factory=SynthConfig)
-    paper: dict[str, Any] = field(default_factory=dict)
-    """What this config reproduces: table, row, parameter count and metrics as printed."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -284,7 +300,7 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
 def _deep_merge(base: dict, update: Mapping) -> dict:
     out = dict(base)
     for key, value in update.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "paper":
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = _deep_merge(dict(out[key]), value)
         else:
             out[key] = value
@@ -344,6 +360,9 @@ def _build(cls: type, data: Mapping[str, Any], source: str, prefix: str) -> Any:
     names = [f.name for f in dataclasses.fields(cls)]
     kwargs = {}
     for key, value in data.items():
+        if key not in names and f"{prefix}{key}" in RETIRED_KEYS:
+            _drop_retired(f"{prefix}{key}", value, source)
+            continue
         if key not in names:
             near = difflib.get_close_matches(str(key), names, n=1)
             hint = f" (did you mean {prefix}{near[0]}?)" if near else ""
@@ -352,6 +371,15 @@ def _build(cls: type, data: Mapping[str, Any], source: str, prefix: str) -> Any:
             )
         kwargs[key] = _coerce(hints[key], value, source, f"{prefix}{key}")
     return cls(**kwargs)
+
+
+def _drop_retired(key: str, value: Any, source: str) -> None:
+    allowed = RETIRED_KEYS[key]
+    if allowed is not None and value not in allowed:
+        raise ConfigError(f"config {source}: {key} = {value!r}: the key was removed and acga "
+                          f"only ever supported {', '.join(repr(a) for a in allowed)}; "
+                          f"delete the key")
+    log.debug("config %s: ignoring retired key %s = %r (no longer a setting)", source, key, value)
 
 
 def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:

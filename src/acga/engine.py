@@ -35,7 +35,7 @@ from .losses import segmentation_loss
 from .models import build_model
 from .runsafety import (launching_process, remove_stale_temporaries, run_folder_lock,
                         sigterm_as_exception)
-from .utils import seed_everything
+from .utils import progress_bar, resolve_device, seed_everything
 
 __all__ = ["DistInfo", "fit", "fit_local", "local_processes", "evaluate", "predict_masks",
            "batch_order", "lr_at", "run_outputs", "prepare_run_folder"]
@@ -61,18 +61,6 @@ def init_distributed(device: torch.device) -> DistInfo:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return DistInfo(dist.get_rank(), dist.get_world_size())
-
-
-def pick_device(name: str) -> torch.device:
-    """``train.device``: auto is this rank's GPU (LOCAL_RANK) or the CPU; others are checked
-    (:func:`acga.utils.resolve_device`: a device this machine lacks is a ConfigError)."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    from .utils import resolve_device
-
-    return resolve_device(name, "train.device")
 
 
 def lr_at(cfg: Config, epoch: int, step: int = 0, steps: int = 1) -> float:
@@ -212,7 +200,7 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
     ``stop_after_steps`` stops (after checkpointing) at that global step: for tests of resuming.
     """
     out_dir = Path(out_dir)
-    device = pick_device(cfg.train.device)
+    device = resolve_device(cfg.train.device, "train.device", per_rank=True)
     info = init_distributed(device)
     seed_everything(cfg.train.seed + info.rank)
     model = build_model(cfg).to(device)
@@ -348,7 +336,9 @@ def _non_finite(what: str, epoch: int, step: int, global_step: int, lr: float, l
 def local_processes(cfg: Config) -> int:
     """How many training processes ``fit_local`` starts: ``train.processes``, capped at the CPU
     count; 1 under torchrun (it starts the processes) or when training runs on a GPU."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 or pick_device(cfg.train.device).type != "cpu":
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return 1
+    if resolve_device(cfg.train.device, "train.device", per_rank=True).type != "cpu":
         return 1
     n = min(cfg.train.processes, os.cpu_count() or 1)
     while cfg.train.batch_size % n:  # a CPU count below train.processes may not divide the batch
@@ -472,12 +462,11 @@ def _end_processes(processes, grace_s: float = 10.0) -> None:
             p.join()
 
 
-def _progress(iterable, enabled: bool, desc: str):
+def _progress(iterable, enabled: bool, desc: str, unit: str = "step"):
+    """A tqdm bar on a terminal, a log line per epoch (and per minute) otherwise."""
     if not enabled:
         return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
+    return progress_bar(iterable, desc=desc, unit=unit, leave=False)
 
 
 @torch.no_grad()
@@ -491,7 +480,7 @@ def predict_masks(model: nn.Module, dataset, indices: Sequence[int] | None = Non
     model.eval()
     indices = list(range(len(dataset))) if indices is None else list(indices)
     chunks = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
-    for chunk in _progress(chunks, progress, "evaluating"):
+    for chunk in _progress(chunks, progress, "evaluating", unit="batch"):
         batch = _collate(dataset, chunk)
         out = model(batch["visual"].to(device), batch["words"].to(device), batch["word_mask"].to(device))
         masks = response_to_mask(out["final"][:, 0].float().cpu())

@@ -1,8 +1,8 @@
 """Fill the feature cache: frozen I3D (stem .. Mixed_4e) features of every sample of a release.
 
-ACGA freezes I3D up to Mixed_4e (SPEC section 1, step 2), so its output is computed once per
-clip and training reads the cache (:mod:`acga.data.features`). Per sample of the canonical list
-(:func:`acga.data.dataset.index_samples`: both A2D splits; JHMDB's evaluated frames):
+ACGA freezes I3D up to Mixed_4e (paper section 4; docs/extract.md), so its output is computed
+once per clip and training reads the cache (:mod:`acga.data.features`). Per sample of the
+canonical list (:func:`acga.data.dataset.index_samples`: both A2D splits; JHMDB's evaluated frames):
 
 1. read the clip of ``clip_len`` frames around the annotated frame
    (:func:`acga.data.video.read_clip`; RGB) or ``clip_len + 1`` frames (flow: T fields need
@@ -56,7 +56,8 @@ from .data.dataset import index_samples
 from .data.features import CacheSettings, FeatureCache, merge_shards, weights_sha256
 from .data.records import Sample
 from .errors import AcgaError, ConfigError, DataError
-from .models.i3d import TF_BN_EPS, I3DWeights, read_i3d_weights
+from .models.i3d import RANDOM_I3D_SEED, TF_BN_EPS, I3DWeights, read_i3d_weights
+from .utils import progress_bar, resolve_device
 
 __all__ = ["extract_features", "merge_shard_caches", "ExtractReport", "feature_shape",
            "shard_path", "find_shards", "cache_settings", "BACKBONE", "RANDOM_WEIGHTS_SEED"]
@@ -66,8 +67,9 @@ log = logging.getLogger(__name__)
 BACKBONE = "i3d_mixed_4e"
 """``CacheSettings.backbone`` of the caches written here."""
 
-RANDOM_WEIGHTS_SEED = 2019
-"""Seed of the random I3D used when no weights are given (the same in every process)."""
+RANDOM_WEIGHTS_SEED = RANDOM_I3D_SEED
+"""Seed of the random I3D used when no weights are given (the same in every process and in
+``acga segment``): :data:`acga.models.i3d.RANDOM_I3D_SEED`."""
 
 _SHARD_DIR = re.compile(r"^(?P<name>.+)\.shard-(?P<i>\d+)-of-(?P<n>\d+)$")
 
@@ -194,23 +196,15 @@ def _worker_init(_: int) -> None:
         pass
 
 
-def _resolve_device(device: str) -> torch.device:
-    from .utils import resolve_device
-
-    return resolve_device(device, "--device")
-
-
 def _build_model(modality: str, weights: I3DWeights | None, device: torch.device,
                  bn_eps: float):
-    from .models.i3d import build_i3d
+    from .models.i3d import build_i3d, build_random_i3d
 
     if weights is None:
         log.warning("NO I3D WEIGHTS GIVEN: features come from a RANDOMLY initialised I3D "
                     "(seed %d), useful only for tests and benchmarks; pass --weights "
                     "rgb_imagenet.pt / flow_imagenet.pt for real features", RANDOM_WEIGHTS_SEED)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(RANDOM_WEIGHTS_SEED)
-            model = build_i3d(modality, final_endpoint="Mixed_4e", bn_eps=bn_eps)
+        model = build_random_i3d(modality, final_endpoint="Mixed_4e", bn_eps=bn_eps)
     else:
         model = build_i3d(modality, final_endpoint="Mixed_4e", weights=weights, bn_eps=bn_eps)
     return model.eval().requires_grad_(False).to(device)
@@ -276,7 +270,8 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
         batch_size: clips per forward pass (default 4 on a GPU, 1 on the CPU).
         workers: decoding processes (default min(4, CPU count)); 0 decodes in this process.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
-        progress: show a tqdm bar (clips/s, time left) on stderr.
+        progress: show a tqdm bar (clips/s, time left) on a terminal's stderr, else log a line a
+            minute (:func:`acga.utils.progress_bar`).
         frames: JHMDB frames (``uniform``, ``all`` or a JSON list; see ``acga data samples``).
         merge: when sharded, merge all shards into ``out`` if this run finds them complete.
         samples: use these samples instead of the release's canonical list.
@@ -305,7 +300,7 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
     if weights is not None and not Path(weights).is_file():
         raise DataError(f"I3D weights file {weights} does not exist; pass the path of "
                         f"{modality}_imagenet.pt (or leave --weights out for random features)")
-    dev = _resolve_device(device)
+    dev = resolve_device(device, "--device")
     loaded = read_i3d_weights(weights) if weights is not None else None
     eps = _choose_bn_eps(loaded, bn_eps)
     settings = cache_settings(modality, weights, clip_len, input_size, eps)
@@ -344,8 +339,6 @@ def _run(todo: list[list[Sample]], cache: FeatureCache, report: ExtractReport,
          model: torch.nn.Module, *, root: Path, dataset: str, modality: str, clip_len: int,
          input_size: int, device: torch.device, batch_size: int | None, workers: int | None,
          progress: bool) -> None:
-    from tqdm import tqdm
-
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     workers = min(4, cpus) if workers is None else workers
     if workers < 0:
@@ -361,8 +354,7 @@ def _run(todo: list[list[Sample]], cache: FeatureCache, report: ExtractReport,
     if device.type == "cpu":
         torch.set_num_threads(cpus)
     start = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="clip", desc=f"extract {modality}", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(total=len(todo), unit="clip", desc=f"extract {modality}", enabled=progress)
     try:
         with torch.inference_mode():
             for items in loader:

@@ -37,9 +37,8 @@ import logging
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .data.transforms import letterbox_geometry
+from .data.transforms import letterbox_float
 from .errors import AcgaError, InvalidShapeError
 from .models.i3d import preprocess_flow
 
@@ -113,8 +112,9 @@ def compute_flow(frames: np.ndarray) -> np.ndarray:
 def letterbox_flow(flow: np.ndarray, size: int) -> np.ndarray:
     """Centre-pad flow fields to a square (zero flow) and resize to ``size``, scaling vectors.
 
-    The geometry is that of :func:`acga.data.transforms.letterbox` (same offsets, bilinear,
-    antialiased when shrinking); vectors are multiplied by ``size / max(H, W)`` so they stay in
+    The pad and resize are :func:`acga.data.transforms.letterbox_float`, the core of the RGB
+    :func:`~acga.data.transforms.letterbox` (same offsets, bilinear, antialiased when
+    shrinking); vectors are multiplied by ``size / max(H, W)`` so they stay in
     pixels of the resized image.
 
     Args:
@@ -127,19 +127,9 @@ def letterbox_flow(flow: np.ndarray, size: int) -> np.ndarray:
     flow = np.asarray(flow)
     if flow.ndim != 4 or flow.shape[-1] != 2:
         raise InvalidShapeError("flow", flow.shape, "(T, H, W, 2)")
-    if int(size) != size or size <= 0:
-        raise ValueError(f"letterbox size must be a positive integer, got {size!r}")
-    t, h, w, _ = flow.shape
-    side, top, left = letterbox_geometry(h, w)
-    square = np.zeros((t, side, side, 2), dtype=np.float32)  # (T, M, M, 2)
-    square[:, top:top + h, left:left + w] = flow
-    if side == size:
-        return square
-    x = torch.from_numpy(square).permute(0, 3, 1, 2)  # (T, 2, M, M)
-    y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                      antialias=size < side)
-    y = y * (size / side)
-    return y.permute(0, 2, 3, 1).contiguous().numpy()  # (T, S, S, 2)
+    side = max(flow.shape[1:3])
+    y = letterbox_float(flow, size)  # (T, S, S, 2); checks size
+    return y if side == size else y * np.float32(size / side)
 
 
 def flow_input(frames: np.ndarray, size: int) -> torch.Tensor:

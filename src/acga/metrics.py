@@ -2,7 +2,8 @@
 the paper and its released code, and the ``coco`` protocol of later work (MTTR, ReferFormer).
 
 Every sample is one (query, annotated frame) pair with one binary prediction and one binary
-ground truth at the original frame size. Two protocols are reported (SPEC section 3):
+ground truth at the original frame size. Two protocols are reported (docs/faithfulness.md,
+"Evaluation protocols"):
 
 ``acga`` -- Wang et al. ICCV 2019, section 4.1, as computed by the authors' released code
 (haowang1992/ACGA, ``util/tool.py``):

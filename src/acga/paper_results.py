@@ -7,6 +7,9 @@ percent, exactly as printed** (e.g. ``55.7``); a metric a source does not report
 :func:`paper_metrics` returns a row as fractions, the unit of :func:`acga.metrics.format_table`.
 ``PAPER_SOURCES`` says where each row comes from and ``PAPER_TABLES`` lists the rows of each
 published table in their printed order, so a reproduced table can be laid out row by row.
+``PAPER_PARAMS`` holds the reported trainable parameter counts, by packaged config
+(``acga params`` compares with them). This module is the one home of published numbers: the
+configs carry none.
 
 Rows of the ablation tables that are the full model (Conv1D, RGB, Length=16, Res3+Res1+Res2,
 Weight=1.5, F_TA + F_VA, "Ours") repeat ``"ACGA (paper)"`` and are listed once. All protocols
@@ -16,9 +19,12 @@ CMSA+CFSA whose evaluation code is not ours to verify.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Mapping
 
-__all__ = ["PAPER_RESULTS", "PAPER_SOURCES", "PAPER_TABLES", "paper_metrics", "paper_rows"]
+__all__ = ["PAPER_RESULTS", "PAPER_SOURCES", "PAPER_TABLES", "PAPER_PARAMS", "paper_metrics",
+           "paper_rows", "reported_params"]
 
 _KEYS = ("P@0.5", "P@0.6", "P@0.7", "P@0.8", "P@0.9", "mAP", "overall_iou", "mean_iou")
 _SHORT_KEYS = ("mAP", "overall_iou", "mean_iou")  # the supplement's Table 2 columns
@@ -171,3 +177,36 @@ def paper_rows(table: str) -> list[tuple[str, Mapping[str, float]]]:
     entries = PAPER_TABLES[table]
     mixed = len({d for d, _ in entries}) > 1
     return [(f"{m} [{d}]" if mixed else m, paper_metrics(d, m)) for d, m in entries]
+
+
+PAPER_PARAMS: dict[str, int] = {
+    # supplement Table 1 (trainable: Mixed_4f and everything after it)
+    "acga_a2d": 25_613_063,
+    "ablations/full": 25_613_063,
+    "ablations/baseline": 22_749_071,
+    "ablations/baseline_mrf": 22_749_099,
+    "ablations/baseline_mrf_wbce": 22_749_099,
+    "baselines/gavrilyuk_rgb": 18_945_652,
+    "baselines/gavrilyuk_rgb_flow": 37_891_304,
+    # the authors' release, counted from its code (docs/parameters.md)
+    "released_code": 25_463_559,
+}
+"""Reported trainable parameter count of each packaged config that reproduces a counted row."""
+
+
+def reported_params(config: str | os.PathLike) -> int | None:
+    """The reported trainable parameter count of a packaged config, by name (``acga_a2d``,
+    ``ablations/baseline``) or by its path inside the package's config folder; ``None`` for
+    any other config (a user's file reproduces no published row, even with a packaged base)."""
+    from .config import packaged_config_dir, resolve_config_path
+    from .errors import ConfigError
+
+    name = str(config)
+    if name in PAPER_PARAMS:
+        return PAPER_PARAMS[name]
+    try:
+        path = Path(resolve_config_path(config)).resolve()
+        name = path.relative_to(packaged_config_dir().resolve()).with_suffix("").as_posix()
+    except (ConfigError, ValueError):  # no such config, or one outside the package
+        return None
+    return PAPER_PARAMS.get(name)

@@ -9,7 +9,7 @@ Two steps, both as the authors' released code does them (haowang1992/ACGA, ``uti
    The threshold is relative, so every map has at least one foreground pixel unless the map is
    constant (then ``p > 0.5 p`` holds everywhere for p > 0: a constant map is all foreground).
 2. :func:`undo_letterbox`: the 512x512 mask is mapped back to the frame by the inverse of the
-   centred letterbox (SPEC section 1, step 8): resize the square to max(H, W) (nearest
+   centred letterbox (docs/data.md, "Preprocessing"): resize the square to max(H, W) (nearest
    neighbour) and crop the centre H x W; the geometry lives in :mod:`acga.data.transforms`.
 """
 

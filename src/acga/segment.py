@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 DEMO_DIR_ENV = "ACGA_DEMO_DIR"
 """Environment variable naming the `acga demo` output folder (default ``./acga-demo``)."""
 
-RANDOM_I3D_SEED = 0
 _THUMB_WIDTH = 320
 _SHEET_FRAMES = 8
 _MARKER = "segment.json"
@@ -183,11 +182,10 @@ def load_segment_model(checkpoint: str | os.PathLike | None = None, device: str 
 
 
 def _random_i3d():
-    from .models.i3d import build_i3d
+    """The weight-less fallback I3D: the same network ``acga extract`` uses without weights."""
+    from .models.i3d import build_random_i3d
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_I3D_SEED)
-        return build_i3d("rgb", final_endpoint="Mixed_4e").eval()
+    return build_random_i3d("rgb", final_endpoint="Mixed_4e")
 
 
 # ----------------------------------------------------------------------------------- queries
@@ -554,7 +552,7 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
             wrote are replaced and other files are kept).
         every: run the model on every ``every``-th frame; other frames take the nearest mask.
         attention: also draw the VGLA word weights and the LGVA map (supplement Figure 1).
-        progress: show a tqdm bar on stderr.
+        progress: show a tqdm bar on a terminal's stderr, else log a line a minute.
         i3d: for ``backbone: i3d_cached`` models, the I3D up to Mixed_4e (``None``: random
             weights, warned: the masks are then meaningless).
         attention_frame: 1-based frame to draw the attention of (its nearest window); default:
@@ -563,10 +561,9 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
     Returns:
         A :class:`SegmentResult`. Nothing is left in ``out_dir`` when an error is raised.
     """
-    from tqdm import tqdm
-
     from .data.transforms import letterbox
     from .postprocess import response_to_mask, undo_letterbox
+    from .utils import progress_bar
     from .visualize import PALETTE, contact_sheet, overlay
 
     t0 = time.perf_counter()
@@ -702,7 +699,7 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
 
         next_centre = 0
         last_index = -1
-        bar = tqdm(total=total, unit="frame", desc="segment", disable=not progress, leave=False)
+        bar = progress_bar(total=total, unit="frame", desc="segment", enabled=progress, leave=False)
         try:
             for frame in iter_video_frames(container, video_path):
                 if height is None:
@@ -769,7 +766,7 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
         if attention:
             attention_files = _write_attention(tmp, out_dir, picks, infos, cfg, height, width,
                                                warnings)
-        # after _write_attention, which logs its own last warnings
+        # after _write_attention, which logs each of its warnings
         if attention and attention_frame is not None and picks and picks[0].data is not None:
             used = picks[0].data["frame"] + 1
             if used != attention_frame:
@@ -811,6 +808,10 @@ def _write_attention(tmp: Path, out_dir: Path, picks: list[_AttentionPick], info
                      cfg, height: int, width: int, warnings: list[str]) -> list[Path]:
     from .visualize_attention import draw_pixel_attention, draw_word_attention, pick_regions
 
+    def warn(msg: str) -> None:  # every warning reaches the log, one line each
+        log.warning("%s", msg)
+        warnings.append(msg)
+
     m = cfg.model
     r1 = m.resolutions[0]
     (tmp / "attention").mkdir()
@@ -829,8 +830,8 @@ def _write_attention(tmp: Path, out_dir: Path, picks: list[_AttentionPick], info
             image.save(tmp / "attention" / name)
             files.append(out_dir / "attention" / name)
         else:
-            warnings.append(f"model {m.name!r} ({cfg.name}) has no VGLA word attention: "
-                            f"q{q}_words.png not drawn")
+            warn(f"model {m.name!r} ({cfg.name}) has no VGLA word attention: "
+                 f"q{q}_words.png not drawn")
         if d["att_pixels"] is not None:
             point = regions[0]
             image = draw_pixel_attention(d["rgb"], d["att_pixels"][point.cell], point, title,
@@ -839,9 +840,6 @@ def _write_attention(tmp: Path, out_dir: Path, picks: list[_AttentionPick], info
             image.save(tmp / "attention" / name)
             files.append(out_dir / "attention" / name)
         else:
-            warnings.append(f"model {m.name!r} ({cfg.name}) has no LGVA pixel attention: "
-                            f"q{q}_pixels.png not drawn")
-    for w in warnings[-2:]:
-        if "attention" in w:
-            log.warning("%s", w)
+            warn(f"model {m.name!r} ({cfg.name}) has no LGVA pixel attention: "
+                 f"q{q}_pixels.png not drawn")
     return files

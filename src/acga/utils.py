@@ -1,4 +1,4 @@
-"""Small helpers shared across the package: atomic writes and seeding."""
+"""Small helpers shared across the package: atomic writes, seeding, devices, progress."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "new_file_mode", "seed_everything",
            "peak_rss_mib", "retain_freed_memory", "resolve_device", "file_kind",
-           "check_writable"]
+           "check_writable", "progress_bar"]
 
 
 def _current_umask() -> int:
@@ -169,12 +169,15 @@ def retain_freed_memory(mmap_threshold: int = 32 << 20, trim_threshold: int = 1 
 DEVICES = "auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps"
 
 
-def resolve_device(name: str, what: str = "--device"):
-    """The torch.device ``name`` means, checked before any work starts.
+def resolve_device(name: str, what: str = "--device", *, per_rank: bool = False):
+    """The torch.device ``name`` means, checked before any work starts: acga's one resolver
+    (``--device`` of every command, ``train.device``).
 
-    ``auto`` is CUDA when torch sees a GPU, else the CPU. Anything but auto, cpu, cuda, cuda:N
-    and mps, or a device this machine lacks, is a :class:`~acga.errors.ConfigError` naming
-    ``what`` (the flag or config key) and the choices.
+    ``auto`` is CUDA when torch sees a GPU, else the CPU; with ``per_rank`` (training, where
+    torchrun starts one process per GPU) it is this process's GPU, ``cuda:$LOCAL_RANK``
+    (``cuda:0`` without the variable). Anything but auto, cpu, cuda, cuda:N and mps, or a device
+    this machine lacks, is a :class:`~acga.errors.ConfigError` naming ``what`` (the flag or
+    config key) and the choices.
     """
     import re
 
@@ -184,7 +187,11 @@ def resolve_device(name: str, what: str = "--device"):
 
     text = str(name).strip().lower()
     if text == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        if per_rank:
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cuda")
     if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", text):
         raise ConfigError(f"{what} {name!r} is not a device acga runs on; use {DEVICES}")
     device = torch.device(text)
@@ -272,3 +279,109 @@ def check_writable(path: str | os.PathLike, *, folder: bool = False) -> None:
         raise _with_target(exc, path) from exc
     os.close(fd)
     os.unlink(tmp)
+
+
+# ----------------------------------------------------------------------------- progress
+
+PROGRESS_LOG_INTERVAL_S = 60.0
+"""Without a terminal, a progress bar logs a line at most this often (and one when it ends)."""
+
+
+def _stderr_is_terminal() -> bool:
+    import sys
+
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):  # a closed or detached stream
+        return False
+
+
+class _LoggedProgress:
+    """What :func:`progress_bar` returns when stderr is not a terminal: the tqdm calls acga
+    makes (iteration, ``update``, ``set_postfix``, ``close``), reported as a few log lines
+    instead of carriage-return redraws, so a log file stays small."""
+
+    def __init__(self, iterable, total: int | None, desc: str, unit: str,
+                 interval_s: float) -> None:
+        import logging
+        import time
+
+        self._iterable, self._desc, self._unit = iterable, desc, unit
+        self.total = total if total is not None else _len_or_none(iterable)
+        self.n = 0
+        self._postfix: dict[str, Any] = {}
+        self._interval = interval_s
+        self._clock = time.monotonic
+        self._start = self._last = self._clock()
+        self._closed = False
+        self._log = logging.getLogger("acga.progress")
+
+    def __iter__(self):
+        try:
+            for item in self._iterable:
+                yield item
+                self.update(1)
+        finally:
+            self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = self._clock()
+        if now - self._last >= self._interval:
+            self._last = now
+            self._emit(now)
+
+    def set_postfix(self, refresh: bool = True, **values: Any) -> None:
+        self._postfix = dict(values)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._emit(self._clock(), done=True)
+
+    def _emit(self, now: float, done: bool = False) -> None:
+        count = f"{self.n}/{self.total}" if self.total is not None else f"{self.n}"
+        unit = self._unit
+        units = unit + ("es" if unit.endswith(("s", "sh", "ch", "x")) else "s")
+        seconds = now - self._start
+        per_s = self.n / seconds if seconds > 0 else 0.0
+        rate = f", {per_s:.{2 if per_s < 10 else 1}f} {unit}/s" if per_s else ""
+        extra = "".join(f", {k}={v}" for k, v in self._postfix.items())
+        self._log.info("%s: %s %s%s in %.1f s%s%s", self._desc, count, units,
+                       "" if done else " so far", seconds, rate, extra)
+
+
+def _len_or_none(iterable) -> int | None:
+    try:
+        return len(iterable)
+    except TypeError:
+        return None
+
+
+def progress_bar(iterable=None, *, total: int | None = None, desc: str = "", unit: str = "it",
+                 enabled: bool = True, leave: bool = True,
+                 interval_s: float = PROGRESS_LOG_INTERVAL_S):
+    """A progress display for a loop: a tqdm bar on stderr when stderr is a terminal; otherwise
+    (a log file, a pipe, a test's captured stream) a line on the ``acga.progress`` logger
+    every ``interval_s`` seconds and one when it closes, instead of thousands of redraws.
+
+    Use it as tqdm: iterate it, or call ``update(n)``, ``set_postfix(...)`` and ``close()``.
+    With ``enabled`` false it shows and logs nothing.
+    """
+    if enabled and _stderr_is_terminal():
+        from tqdm import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave,
+                    dynamic_ncols=True)
+    if not enabled:
+        from tqdm import tqdm
+
+        return tqdm(iterable, total=total, disable=True)
+    return _LoggedProgress(iterable, total, desc, unit, interval_s)

@@ -172,3 +172,17 @@ def test_a_worker_ends_when_its_parent_is_killed(tmp_path):
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(worker)
+
+
+def test_progress_into_a_file_is_a_line_per_epoch(tmp_path, capfd, caplog):
+    # stderr is captured (not a terminal): no carriage-return redraws, one log line per epoch
+    import logging
+
+    cfg = load_config("demo", TINY + ["train.epochs=2"])
+    with caplog.at_level(logging.INFO, logger="acga.progress"):
+        fit(cfg, TensorDataset(6, cfg), tmp_path, progress=True)  # 3 steps per epoch
+    err = capfd.readouterr().err
+    assert "\r" not in err and len(err) < 500
+    lines = [r.getMessage() for r in caplog.records if r.name == "acga.progress"]
+    assert [m.split(" in ")[0] for m in lines] == ["epoch 1/2: 3/3 steps", "epoch 2/2: 3/3 steps"]
+    assert all("loss=" in m for m in lines)

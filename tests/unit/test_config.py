@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from acga.config import config_to_dict, list_packaged_configs, load_config
 from acga.errors import ConfigError
@@ -57,3 +58,55 @@ def test_impossible_values_fail_at_load_time(override, message):
 def test_unknown_config_name_lists_the_packaged_ones():
     with pytest.raises(ConfigError, match="released_code"):
         load_config("no_such_config")
+
+
+def _old_stored_config() -> dict:
+    """A checkpoint's stored config as an earlier acga wrote it (with keys removed since)."""
+    data = config_to_dict(load_config("demo_quick"))
+    data["train"]["optimizer"] = "adam"
+    data["train"]["num_workers"] = 4
+    data["data"]["hflip"] = False
+    data["paper"] = {"row": "Baseline (RGB)", "params": 22749071, "metrics": {"mAP": 20.6}}
+    return data
+
+
+def test_retired_keys_of_old_checkpoints_are_dropped(caplog):
+    import logging
+
+    from acga.config import config_from_dict
+
+    with caplog.at_level(logging.DEBUG, logger="acga.config"):
+        cfg = config_from_dict(_old_stored_config(), source="old.safetensors")
+    assert cfg == load_config("demo_quick")
+    dropped = {r.getMessage().split("retired key ")[1].split(" =")[0]
+               for r in caplog.records if "retired key" in r.getMessage()}
+    assert dropped == {"train.optimizer", "train.num_workers", "data.hflip", "paper"}
+    assert all(r.levelno == logging.DEBUG for r in caplog.records if "retired" in r.getMessage())
+    assert "optimizer" not in config_to_dict(cfg)["train"]  # and they are not written again
+
+
+def test_retired_optimizer_other_than_adam_is_refused():
+    from acga.config import config_from_dict
+
+    data = _old_stored_config()
+    data["train"]["optimizer"] = "sgd"
+    with pytest.raises(ConfigError, match=r"train.optimizer = 'sgd'.*only ever supported 'adam'"):
+        config_from_dict(data, source="x.yaml")
+
+
+def test_a_retired_key_is_only_retired_in_its_own_section():
+    from acga.config import config_from_dict
+
+    data = config_to_dict(load_config("demo_quick"))
+    data["model"]["optimizer"] = "adam"
+    with pytest.raises(ConfigError, match="unknown key model.optimizer"):
+        config_from_dict(data)
+
+
+def test_packaged_configs_carry_no_published_numbers():
+    # acga.paper_results is their one home; a `paper:` block would be a second, unread copy
+    from acga.config import packaged_config_dir
+
+    for path in packaged_config_dir().rglob("*.yaml"):
+        data = yaml.safe_load(path.read_text()) or {}
+        assert "paper" not in data, path

@@ -211,3 +211,12 @@ def test_weights_sha256(tmp_path):
     p.write_bytes(b"abc")
     assert weights_sha256(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert weights_sha256(None) == "random"
+
+
+def test_weights_sha256_streams_files_larger_than_a_block(tmp_path):
+    import hashlib
+
+    data = bytes(range(256)) * 9000  # 2.2 MiB: more than one 1 MiB read
+    p = tmp_path / "big.bin"
+    p.write_bytes(data)
+    assert weights_sha256(p) == hashlib.sha256(data).hexdigest()

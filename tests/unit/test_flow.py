@@ -76,3 +76,19 @@ def test_missing_opencv_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError
     with pytest.raises(AcgaError, match=r'pip install "acga\[flow\]"'):
         require_tvl1()
+
+
+def test_letterbox_flow_bilinear_upscale_by_hand():
+    # a 1 x 2 field: square side 2 (row 0 = the field, row 1 = zero padding), resized 2 -> 4.
+    # Bilinear, half-pixel centres: outputs sample source coordinates -0.25, 0.25, 0.75, 1.25
+    # (clamped to the edges), so weights (1, 0), (.75, .25), (.25, .75), (0, 1); vectors x 4/2.
+    flow = np.zeros((1, 1, 2, 2), np.float32)
+    flow[0, 0, :, 0] = [3.0, 5.0]
+    flow[0, 0, :, 1] = [-1.0, 1.0]
+    col_w = np.array([[1, 0], [.75, .25], [.25, .75], [0, 1]])  # (4 out, 2 in)
+    row_w = col_w  # the same rule vertically; source row 1 is padding
+    for c in range(2):
+        square = np.zeros((2, 2))
+        square[0] = flow[0, 0, :, c]
+        expected = 2.0 * row_w @ square @ col_w.T
+        np.testing.assert_allclose(letterbox_flow(flow, 4)[0, :, :, c], expected, atol=1e-6)

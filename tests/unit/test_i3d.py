@@ -7,7 +7,6 @@ out here independently of our module, so a naming or shape mistake in ours shows
 
 from __future__ import annotations
 
-import hashlib
 
 import numpy as np
 import pytest
@@ -24,7 +23,6 @@ from acga.models.i3d import (
     preprocess_flow,
     preprocess_rgb,
     remap_release_i3d,
-    weights_hash,
 )
 
 # (name, in, out, kernel) of every conv unit, and the inception widths, from the I3D paper/TF
@@ -369,12 +367,6 @@ def test_dataparallel_prefix_and_safetensors(tmp_path):
     assert torch.equal(model.Mixed_4b.b0.conv3d.weight, sd["Mixed_4b.b0.conv3d.weight"])
 
 
-def test_weights_hash(tmp_path):
-    path = tmp_path / "w.pt"
-    path.write_bytes(b"abc" * 1000)
-    assert weights_hash(path) == hashlib.sha256(b"abc" * 1000).hexdigest()
-
-
 @pytest.mark.slow
 def test_paper_shape_16x512():
     model = I3D(3, final_endpoint="Mixed_4f").eval()
@@ -382,3 +374,37 @@ def test_paper_shape_16x512():
         out = model.forward_endpoints(torch.randn(1, 3, 16, 512, 512), ["Mixed_4e", "Mixed_4f"])
     assert out["Mixed_4e"].shape == (1, 528, 4, 32, 32)
     assert out["Mixed_4f"].shape == (1, 832, 4, 32, 32)
+
+
+def test_extract_and_segment_build_the_same_random_fallback_i3d():
+    """Without I3D weights, `acga segment` must see the features `acga extract` cached."""
+    from acga.extract import _build_model
+    from acga.models.i3d import TF_BN_EPS
+    from acga.segment import _random_i3d
+
+    torch.manual_seed(123)  # the callers' global RNG state must not matter ...
+    ext = _build_model("rgb", None, torch.device("cpu"), TF_BN_EPS)
+    before = torch.random.get_rng_state()
+    seg = _random_i3d()
+    assert torch.equal(torch.random.get_rng_state(), before)  # ... nor be consumed
+    sd_e, sd_s = ext.state_dict(), seg.state_dict()
+    assert sd_e.keys() == sd_s.keys() and len(sd_e) > 100
+    for k in sd_e:
+        assert torch.equal(sd_e[k], sd_s[k]), k
+    assert not ext.training and not seg.training
+    x = torch.linspace(-1, 1, 3 * 8 * 32 * 32).reshape(1, 3, 8, 32, 32)
+    with torch.inference_mode():
+        fe, fs = ext(x), seg(x)
+    assert fe.shape == (1, 528, 2, 2, 2)
+    assert torch.equal(fe, fs)
+
+
+def test_random_fallback_i3d_is_seeded_with_2019():
+    from acga.models.i3d import RANDOM_I3D_SEED, build_random_i3d
+
+    assert RANDOM_I3D_SEED == 2019  # feature caches made without weights depend on it
+    torch.manual_seed(2019)
+    ref = build_i3d("rgb", final_endpoint="Mixed_4e")
+    got = build_random_i3d("rgb")
+    for k, v in ref.state_dict().items():
+        assert torch.equal(v, got.state_dict()[k]), k

@@ -75,3 +75,25 @@ def test_known_devices():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="sees no CUDA GPU"):
             resolve_device("cuda:0")
+
+
+def test_auto_device_per_rank_is_this_ranks_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert resolve_device("auto", per_rank=True) == torch.device("cuda", 3)
+    assert resolve_device("auto") == torch.device("cuda")  # commands: the current GPU
+    monkeypatch.delenv("LOCAL_RANK")
+    assert resolve_device("AUTO", per_rank=True) == torch.device("cuda", 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", per_rank=True) == torch.device("cpu")
+
+
+def test_train_device_errors_name_the_config_key():
+    from acga.engine import local_processes
+
+    import dataclasses
+
+    cfg = load_config("configs/demo_quick.yaml")  # the loader refuses tpu itself: bypass it
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="tpu"))
+    with pytest.raises(ConfigError, match="train.device 'tpu'"):
+        local_processes(cfg)

@@ -210,7 +210,9 @@ def test_trainable_parameters_equal_the_paper(name, count):
         model = build_model(cfg)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert trainable == count
-    assert cfg.paper["params"] == count
+    from acga.paper_results import reported_params
+
+    assert reported_params(name) == count
 
 
 def test_parameter_breakdown_of_the_release():
@@ -255,3 +257,41 @@ def test_small3d_stem_kernel_sets_the_first_convolution_only():
     # Same output grid: a temporal kernel of 1 with padding 0 keeps T, as (3, 5, 5) with padding 1.
     clip = torch.randn(2, 3, 4, 64, 64)
     assert flat(clip).shape == wide(clip).shape
+
+
+@pytest.mark.parametrize("kw,what", [
+    ({"scores": "querykey"}, "LGVA scores = 'querykey'"),
+    ({"scores": "Query_Key"}, "LGVA scores"),
+    ({"gate": "relu"}, "LGVA gate = 'relu'"),
+])
+def test_lgva_refuses_unknown_options(kw, what):
+    with pytest.raises(ValueError, match=what + r".*use one of"):
+        LanguageGuidedVisionAttention(visual_dim=4, text_dim=3, **kw)
+
+
+@pytest.mark.parametrize("kw,what", [
+    ({"coords": "interpolated"}, "decoder coords = 'interpolated'.*'interp', 'native'"),
+    ({"concat_order": "video_text"}, "decoder concat_order = 'video_text'"),
+    ({"implementation": "slow"}, "decoder implementation = 'slow'"),
+])
+def test_decoder_refuses_unknown_options(kw, what):
+    from acga.models.decoder import MultiResolutionDecoder
+
+    with pytest.raises(ValueError, match=what):
+        MultiResolutionDecoder(video_dim=6, text_dim=5, resolutions=(4, 16, 64),
+                               head_widths=(4, 3, 3), deconv_dims=(5, 4), **kw)
+
+
+def test_every_valid_option_constructs():
+    from acga.models.decoder import MultiResolutionDecoder
+
+    for scores in ("query_key", "key_query"):
+        for gate in ("linear", "sigmoid"):
+            att = LanguageGuidedVisionAttention(visual_dim=4, text_dim=3, scores=scores, gate=gate)
+            assert (att.scores, att.gate_activation) == (scores, gate)
+    for coords in ("interp", "native"):
+        for order in ("video_coords_text", "video_text_coords"):
+            dec = MultiResolutionDecoder(video_dim=6, text_dim=5, resolutions=(4, 16, 64),
+                                         head_widths=(4, 3, 3), deconv_dims=(5, 4),
+                                         coords=coords, concat_order=order)
+            assert (dec.coords, dec.concat_order) == (coords, order)

@@ -173,6 +173,39 @@ def test_attention_figures(tiny, tmp_path):
             assert im.width > 200 and im.height > 200
 
 
+def test_every_attention_warning_of_every_query_is_logged(tiny, tmp_path, caplog):
+    # a model without VGLA and LGVA: two figures per query cannot be drawn, each one a warning
+    _, _, vectors, _ = tiny
+    cfg = load_config("demo", TINY + ["model.attention=none"])
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    video = write_video(tmp_path / "v.mp4", n=5, h=24, w=32)
+    queries = ["the dog running", "the ball", "dog left"]
+    with caplog.at_level(logging.WARNING, logger="acga.segment"):
+        r = segment_video(video, queries, model, cfg, vectors, tmp_path / "out",
+                          attention=True, progress=False)
+    assert r.attention == []
+    expected = [f"has no {kind} attention: q{q}_{name}.png not drawn"
+                for q in range(3) for kind, name in (("VGLA word", "words"), ("LGVA pixel", "pixels"))]
+    logged = [rec.getMessage() for rec in caplog.records if "not drawn" in rec.getMessage()]
+    assert len(logged) == 6  # each once, none lost
+    for want in expected:
+        assert sum(want in m for m in logged) == 1, want
+        assert sum(want in w for w in r.warnings) == 1, want
+    summary = json.loads((tmp_path / "out" / "segment.json").read_text())
+    assert sum("not drawn" in w for w in summary["warnings"]) == 6
+
+
+def test_progress_into_a_file_is_one_line(tiny, video20, tmp_path, capfd, caplog):
+    model, cfg, vectors, _ = tiny
+    with caplog.at_level(logging.INFO, logger="acga.progress"):
+        segment_video(video20, ["the dog"], model, cfg, vectors, tmp_path / "out", progress=True)
+    err = capfd.readouterr().err
+    assert "\r" not in err and len(err) < 500  # tqdm would redraw once per frame
+    lines = [r.getMessage() for r in caplog.records if r.name == "acga.progress"]
+    assert len(lines) == 1 and lines[0].startswith("segment: 20/20 frames in ")
+
+
 def test_pick_regions_maps_cells_to_the_frame():
     prob = np.zeros((8, 8), np.float32)
     prob[4:6, 2:4] = 1.0  # cell (2, 1) of a 4x4 grid

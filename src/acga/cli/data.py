@@ -1,4 +1,4 @@
-"""`acga data samples`: list a release's samples as JSON Lines (SPEC section 4)."""
+"""`acga data samples`: list a release's samples as JSON Lines (docs/data.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`acga extract`: fill the feature cache with frozen I3D Mixed_4e features (SPEC section 4)."""
+"""`acga extract`: fill the feature cache with frozen I3D Mixed_4e features (docs/extract.md)."""
 
 from __future__ import annotations
 

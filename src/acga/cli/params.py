@@ -34,6 +34,7 @@ def count_config(name: str, depth: int = 1) -> dict:
     import torch
 
     from ..models import build_model, parameter_table
+    from ..paper_results import reported_params
 
     cfg = load_config(name)
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
@@ -41,7 +42,7 @@ def count_config(name: str, depth: int = 1) -> dict:
     rows = parameter_table(model, depth)
     total = sum(r[1] for r in rows)
     trainable = sum(r[2] for r in rows)
-    paper = cfg.paper.get("params")
+    paper = reported_params(name)
     return {
         "config": name,
         "description": cfg.description,

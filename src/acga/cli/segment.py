@@ -71,12 +71,6 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _device(name: str) -> str:
-    from ..utils import resolve_device
-
-    return str(resolve_device(name, "--device"))
-
-
 def _named_after(exc: OSError, out) -> OSError:
     """A write error inside the hidden temporary folder (``.OUT.tmp-...``, removed already) or
     one naming no file (a full disk) is reported for OUT, the folder the user named."""
@@ -101,9 +95,10 @@ def _segment(args: argparse.Namespace) -> int:
 
     from ..data.text import candidate_words, load_word_vectors
     from ..segment import load_segment_model, segment_video
+    from ..utils import resolve_device
 
     queries = [args.query, *args.more_queries]
-    device = _device(args.device)
+    device = str(resolve_device(args.device, "--device"))
     model, cfg, ckpt_path = load_segment_model(args.checkpoint, device=device)
     if args.checkpoint is None:
         print(f"acga segment: no --checkpoint given, using the `acga demo` model {ckpt_path}",

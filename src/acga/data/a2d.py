@@ -1,4 +1,4 @@
-"""A2D-Sentences read from the files its publishers release (SPEC section 2).
+"""A2D-Sentences read from the files its publishers release (docs/data.md).
 
 Expected tree under ``root``::
 

@@ -1,4 +1,5 @@
-"""The feature cache: frozen I3D Mixed_4e outputs, computed once per clip (SPEC section 1 step 2).
+"""The feature cache: frozen I3D Mixed_4e outputs, computed once per clip (docs/data.md,
+"Feature cache").
 
 Everything up to Mixed_4e is frozen, so ``acga extract`` runs it once per sample and training
 reads the cache. The authors' release loads all features (163 GB) into RAM; this cache reads one

@@ -1,4 +1,4 @@
-"""JHMDB-Sentences read from the files its publishers release (SPEC section 2).
+"""JHMDB-Sentences read from the files its publishers release (docs/data.md).
 
 Expected tree under ``root``::
 

@@ -1,7 +1,7 @@
 """The sample record: one (annotated frame, instance with a query) pair, and its JSON Lines form.
 
 ``acga data samples`` prints these records; training and evaluation enumerate exactly the same
-list, so what it prints is what they use (SPEC section 4).
+list, so what it prints is what they use (docs/data.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The synthetic benchmark: seeded videos, masks and queries in the A2D-Sentences release layout
-and its JHMDB-Sentences twin (SPEC section 2), so the real readers (``a2d.py``, ``jhmdb.py``)
-read it with no special case. It is the embedded default (``acga demo``) and the test bed of the
-ablations; ``docs/synthetic.md`` describes it.
+and its JHMDB-Sentences twin (layouts: docs/data.md), so the real readers (``a2d.py``,
+``jhmdb.py``) read it with no special case. It is the embedded default (``acga demo``) and the
+test bed of the ablations; ``docs/synthetic.md`` describes it.
 
 Design, so that a query can only be resolved with both the language and the motion:
 

@@ -1,4 +1,4 @@
-"""Queries -> tokens -> word vectors (SPEC section 1 step 1, section 2 "Word vectors").
+"""Queries -> tokens -> word vectors (docs/data.md, "Preprocessing": text and word vectors).
 
 Tokenisation rules (:func:`tokenize`); the released ACGA code has no preprocessing, so these are
 ours, chosen to match how GloVe 6B (Stanford tokenizer) and word2vec GoogleNews spell words:

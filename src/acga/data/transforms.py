@@ -1,7 +1,6 @@
-"""Geometric transforms on clips, masks and queries: the centred letterbox, its exact inverse,
-and a horizontal flip that also swaps "left" and "right" in the query.
+"""Geometric transforms on clips and masks: the centred letterbox and its exact inverse.
 
-Letterbox geometry (SPEC section 1, steps 2 and 8). A frame of H x W is pasted centred on a
+Letterbox geometry (docs/data.md, "Preprocessing"). A frame of H x W is pasted centred on a
 black M x M square, M = max(H, W), at offset ((M - H) // 2, (M - W) // 2) (the smaller padding
 on the top/left when the difference is odd), and the square is resized M -> S. The inverse
 resizes S -> M and crops the H x W window at the same offset.
@@ -17,7 +16,6 @@ uses the same rule.
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 import numpy as np
@@ -26,8 +24,8 @@ import torch.nn.functional as F
 
 from ..errors import InvalidShapeError
 
-__all__ = ["letterbox", "letterbox_mask", "unletterbox_mask", "letterbox_geometry", "hflip",
-           "swap_left_right"]
+__all__ = ["letterbox", "letterbox_float", "letterbox_mask", "unletterbox_mask",
+           "letterbox_geometry"]
 
 
 def letterbox_geometry(height: int, width: int) -> tuple[int, int, int]:
@@ -48,6 +46,34 @@ def _check_size(size: int) -> None:
         raise ValueError(f"letterbox size must be a positive integer, got {size!r}")
 
 
+def letterbox_float(frames: np.ndarray, size: int) -> np.ndarray:
+    """The letterbox core shared by RGB frames and flow fields: centre-pad to a square (zeros)
+    and resize it to ``size`` (bilinear, antialiased when shrinking), in float32.
+
+    Args:
+        frames: (T, H, W, C), any real dtype (converted to float32 when pasted).
+        size: side S of the output square.
+
+    Returns:
+        (T, S, S, C) float32.
+    """
+    _check_size(size)
+    frames = np.asarray(frames)
+    if frames.ndim != 4:
+        raise InvalidShapeError("frames", frames.shape, "(T, H, W, C)")
+    t, h, w, c = frames.shape
+    side, top, left = letterbox_geometry(h, w)
+    square = np.zeros((t, side, side, c), dtype=np.float32)  # (T, M, M, C)
+    square[:, top:top + h, left:left + w] = frames
+    if side == size:
+        return square
+    x = torch.from_numpy(square).permute(0, 3, 1, 2)  # (T, C, M, M)
+    # antialias only matters when shrinking; it keeps thin structures from aliasing away
+    y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
+                      antialias=size < side)
+    return y.permute(0, 2, 3, 1).contiguous().numpy()  # (T, S, S, C)
+
+
 def letterbox(frames: np.ndarray, size: int) -> np.ndarray:
     """Centre-pad RGB frames to a square and resize it (bilinear) to ``size``.
 
@@ -62,17 +88,10 @@ def letterbox(frames: np.ndarray, size: int) -> np.ndarray:
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise InvalidShapeError("frames", frames.shape, "(T, H, W, 3)")
-    t, h, w, _ = frames.shape
-    side, top, left = letterbox_geometry(h, w)
-    square = np.zeros((t, side, side, 3), dtype=frames.dtype)  # (T, M, M, 3)
-    square[:, top:top + h, left:left + w] = frames
-    if side == size:
-        return square.astype(np.uint8, copy=False)
-    x = torch.from_numpy(square).permute(0, 3, 1, 2).float()  # (T, 3, M, M)
-    # antialias only matters when shrinking; it keeps thin structures from aliasing away
-    y = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False,
-                      antialias=size < side)
-    return y.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    y = letterbox_float(frames, size)
+    if max(frames.shape[1:3]) == size:  # pasted only: the values are the frames' own
+        return y.astype(np.uint8)
+    return np.clip(np.round(y), 0, 255).astype(np.uint8)
 
 
 def letterbox_mask(mask: np.ndarray, size: int) -> np.ndarray:
@@ -126,51 +145,3 @@ def unletterbox_mask(mask_square: np.ndarray, height: int, width: int, *,
                       antialias=side < size)
     y = y[:, 0, top:top + height, left:left + width]  # (B, H, W)
     return y.reshape(arr.shape[:-2] + (height, width)).numpy()
-
-
-# "left"/"right" as whole words, with the suffixes that keep the meaning ("leftmost",
-# "rightwards"); "bright", "lefty" or "copyright" are left alone.
-_SIDE_WORD = re.compile(r"\b(left|right)(most|wards?)?\b", re.IGNORECASE)
-
-
-def _match_case(template: str, word: str) -> str:
-    if template.isupper():
-        return word.upper()
-    if template[:1].isupper():
-        return word[:1].upper() + word[1:]
-    return word
-
-
-def swap_left_right(query: str) -> str:
-    """Swap the words left and right (and leftmost/rightmost, ...), keeping each word's case."""
-    def repl(m: re.Match) -> str:
-        side, suffix = m.group(1), m.group(2) or ""
-        other = "right" if side.lower() == "left" else "left"
-        return _match_case(side, other) + suffix
-
-    return _SIDE_WORD.sub(repl, query)
-
-
-def hflip(frames: np.ndarray, mask: np.ndarray | None, query: str
-          ) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Mirror a clip and its mask left to right and swap left/right in the query.
-
-    Args:
-        frames: (T, H, W, 3).
-        mask: (H, W), or ``None``.
-        query: the sentence.
-
-    Returns:
-        (frames (T, H, W, 3), mask (H, W) or None, query), arrays as new contiguous copies.
-    """
-    frames = np.asarray(frames)
-    if frames.ndim != 4:
-        raise InvalidShapeError("frames", frames.shape, "(T, H, W, 3)")
-    flipped = np.ascontiguousarray(frames[:, :, ::-1])
-    flipped_mask = None
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.shape != frames.shape[1:3]:
-            raise InvalidShapeError("mask", mask.shape, f"(H, W) = {frames.shape[1:3]}")
-        flipped_mask = np.ascontiguousarray(mask[:, ::-1])
-    return flipped, flipped_mask, swap_left_right(query)

@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from .layers import check_choice
+
 __all__ = [
     "VisionGuidedLanguageAttention",
     "LanguageGuidedVisionAttention",
@@ -79,8 +81,8 @@ class LanguageGuidedVisionAttention(nn.Module):
         super().__init__()
         self.visual_dim = visual_dim
         self.value_channels = value_channels or visual_dim
-        self.scores = scores
-        self.gate_activation = gate
+        self.scores = check_choice("LGVA scores", scores, ("query_key", "key_query"))
+        self.gate_activation = check_choice("LGVA gate", gate, ("linear", "sigmoid"))
         self.query = nn.Linear(visual_dim, visual_dim)
         self.key = nn.Linear(visual_dim, visual_dim)
         self.value = nn.Linear(visual_dim, visual_dim)
@@ -116,7 +118,7 @@ class KeyWordAwareAttention(nn.Module):
     region receives the context of its key words, x_i = sum_t a_{i,t} c_t. The paper concatenates
     v_i, the query feature and x_i for its classifier; to keep ACGA's decoder unchanged we add
     x_i to the visual feature (a residual), so the decoder sees the same channel counts as with
-    LGVA (documented in docs/faithfulness). Hidden size of the additive attention: D_T.
+    LGVA (documented in docs/faithfulness.md). Hidden size of the additive attention: D_T.
     """
 
     def __init__(self, visual_dim: int, text_dim: int):

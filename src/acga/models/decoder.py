@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import Deconv, FCNHead, coordinate_map
+from .layers import Deconv, FCNHead, check_choice, coordinate_map
 
 __all__ = ["MultiResolutionDecoder", "interpolation_matrix"]
 
@@ -83,8 +83,10 @@ class MultiResolutionDecoder(nn.Module):
         self.heads = tuple(h for h in ("S", "M", "L") if h in heads)
         self.mrf = mrf
         self.deconv_activation = deconv_activation
-        self.coords = coords
-        self.concat_order = concat_order
+        self.coords = check_choice("decoder coords", coords, ("interp", "native"))
+        self.concat_order = check_choice("decoder concat_order", concat_order,
+                                         ("video_coords_text", "video_text_coords"))
+        check_choice("decoder implementation", implementation, ("fast", "reference"))
         self.deconv_medium = Deconv(video_dim, deconv_dims[0], deconv_activation)
         self.deconv_large = Deconv(deconv_dims[0], deconv_dims[1], deconv_activation)
         in_dims = {"S": video_dim, "M": deconv_dims[0], "L": deconv_dims[1]}

@@ -55,7 +55,6 @@ So Mixed_4e of 8 / 16 / 24 frames has 2 / 4 / 6 time steps (T/4, not T/8).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import os
@@ -83,6 +82,8 @@ __all__ = [
     "Unit3D",
     "LoadReport",
     "build_i3d",
+    "build_random_i3d",
+    "RANDOM_I3D_SEED",
     "bn_settings_for_layout",
     "build_mixed_4f",
     "detect_i3d_layout",
@@ -92,7 +93,6 @@ __all__ = [
     "read_i3d_weights",
     "remap_pytorch_i3d",
     "remap_release_i3d",
-    "weights_hash",
 ]
 
 logger = logging.getLogger(__name__)
@@ -146,6 +146,12 @@ RELEASE_BN_EPS = 1e-5
 """BatchNorm eps of the I3D in the ACGA release (PyTorch's default; TF and our default: 1e-3)."""
 RELEASE_BN_MOMENTUM = 0.1
 """BatchNorm momentum of the I3D in the ACGA release (PyTorch's default; ours: 0.01)."""
+RANDOM_I3D_SEED = 2019
+"""Seed of the random I3D that stands in when no I3D weights are given (:func:`build_random_i3d`).
+
+``acga extract`` and ``acga segment`` both build their weight-less fallback from it, so a model
+trained on random-I3D features sees the same features at ``acga segment`` time. Changing it
+changes every cache extracted without weights."""
 
 _BRANCHES = ("b0", "b1a", "b1b", "b2a", "b2b", "b3b")
 
@@ -449,6 +455,21 @@ def build_i3d(modality: Literal["rgb", "flow"] = "rgb", *, final_endpoint: str =
                     loaded.source)
         model.eval()
     return model
+
+
+def build_random_i3d(modality: Literal["rgb", "flow"] = "rgb", *,
+                     final_endpoint: str = "Mixed_4e", bn_eps: float = TF_BN_EPS) -> I3D:
+    """The frozen, randomly initialised I3D used when no weights are given, in eval mode.
+
+    Its weights are drawn from :data:`RANDOM_I3D_SEED` inside a forked RNG (the caller's global
+    random state is left untouched), so every process, shard and command (``acga extract``,
+    ``acga segment``) gets the same network. Features from it are meaningless: tests and
+    benchmarks only.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_I3D_SEED)
+        model = build_i3d(modality, final_endpoint=final_endpoint, bn_eps=bn_eps)
+    return model.eval().requires_grad_(False)
 
 
 # --- preprocessing ----------------------------------------------------------------------------
@@ -833,12 +854,3 @@ def load_i3d_weights(model: nn.Module,
                 f" (endpoints {sorted({_endpoint_of(k) for k in ignored if _is_i3d_key(k)})})"
                 if ignored else "", len(missing))
     return report
-
-
-def weights_hash(path: str | os.PathLike) -> str:
-    """SHA-256 hex digest of a weights file (for the feature-cache manifest)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

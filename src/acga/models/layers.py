@@ -65,6 +65,15 @@ class Deconv(nn.Sequential):
         super().__init__(*layers)
 
 
+def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``; else a ValueError naming ``what`` and the choices
+    (a module must not run an unknown option string as one of its other modes)."""
+    if value not in choices:
+        raise ValueError(f"{what} = {value!r} is not an option; use one of "
+                         f"{', '.join(repr(c) for c in choices)}")
+    return value
+
+
 def check_shape(name: str, tensor: torch.Tensor, expected: tuple[int | None, ...]) -> None:
     """Raise InvalidShapeError unless ``tensor.shape`` matches ``expected`` (None = any)."""
     shape = tuple(tensor.shape)

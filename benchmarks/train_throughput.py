@@ -7,6 +7,7 @@ backward, Adam). Prints a table and writes benchmarks/results/train_throughput.j
 
     python benchmarks/train_throughput.py                       # acga_a2d, batch 4, 6 steps
     python benchmarks/train_throughput.py --config released_code --steps 10
+    python benchmarks/train_throughput.py --set model.decoder_impl=reference --out /tmp/ref.json
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--videos", type=int, default=8)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, e.g. model.decoder_impl=reference (repeatable)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "train_throughput.json"))
     args = parser.parse_args()
     retain_freed_memory()  # as the `acga` command does (ACGA_MALLOC=default turns it off)
@@ -55,7 +58,7 @@ def main() -> None:
                 cache.write(s.key, rng.standard_normal(shape).astype(np.float16))
         cfg = load_config(args.config, [
             "model.word_dim=50", "data.source=cache", f"data.cache={tmp / 'cache'}",
-            f"train.batch_size={args.batch}", "train.epochs=1", f"train.steps_per_epoch={args.steps}"])
+            f"train.batch_size={args.batch}", "train.epochs=1", f"train.steps_per_epoch={args.steps}", *args.overrides])
         data = SegmentationDataset(samples, tmp / "a2d", cfg, load_word_vectors("builtin"),
                                    cache=[FeatureCache.open(tmp / "cache")])
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -64,7 +67,7 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         log = [json.loads(x) for x in (tmp / "run" / "log.jsonl").read_text().splitlines()]
     steps = [r for r in log if r["kind"] == "step"]
-    row = {"config": args.config, "batch": args.batch, "steps": len(steps),
+    row = {"config": args.config, "overrides": args.overrides, "batch": args.batch, "steps": len(steps),
            "seconds": round(seconds, 1), "samples_per_s": round(len(steps) * args.batch / seconds, 3),
            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
            "rss_before_training_mib": round(rss_before), "threads": torch.get_num_threads(),

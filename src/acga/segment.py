@@ -48,7 +48,7 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -170,6 +170,9 @@ def load_segment_model(checkpoint: str | os.PathLike | None = None, device: str 
     except ConfigError as exc:
         raise CheckpointError(f"checkpoint {path} stores a config this version cannot read: {exc}; "
                               "use a checkpoint written by this acga version") from None
+    # the decoder's implementations compute the same function; inference takes the fast one
+    # whichever the checkpoint was trained with (acga.models.decoder)
+    cfg = replace(cfg, model=replace(cfg.model, decoder_impl="fast"))
     if cfg.model.modality != "rgb":
         raise CheckpointError(f"checkpoint {path} is a model.modality = {cfg.model.modality!r} "
                               "model; acga segment feeds RGB only: use an RGB checkpoint")

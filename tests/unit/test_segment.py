@@ -297,6 +297,21 @@ def test_load_segment_model(tiny, tmp_path, monkeypatch):
     assert cfg2 == cfg and p == path
     for a, b in zip(loaded.state_dict().values(), model.state_dict().values()):
         torch.testing.assert_close(a, b)
+    assert loaded.decoder.implementation == "fast"
+    # trained with the reference decoder: segment still runs the fast one, with the same output
+    ref_cfg = load_config("demo", TINY + ["model.decoder_impl=reference"])
+    ref_path = save_checkpoint(tmp_path / "ref.safetensors", model, config=config_to_dict(ref_cfg))
+    ref_loaded, ref_cfg2, _ = load_segment_model(ref_path)
+    assert ref_loaded.decoder.implementation == "fast" and ref_cfg2.model.decoder_impl == "fast"
+    torch.manual_seed(1)
+    clip = torch.rand(1, 3, cfg.model.clip_len, cfg.model.input_size, cfg.model.input_size)
+    words = torch.randn(1, cfg.model.num_words, cfg.model.word_dim)
+    with torch.no_grad():
+        fast = ref_loaded(clip, words)["final"]
+        model.decoder.implementation = "reference"
+        reference = model(clip, words)["final"]
+        model.decoder.implementation = "fast"
+    torch.testing.assert_close(fast, reference, rtol=1e-4, atol=1e-5)
     # a checkpoint whose stored config is another configuration than its tensors
     other = config_to_dict(load_config("demo", TINY + ["model.visual_dim=16"]))
     bad = save_checkpoint(tmp_path / "other.safetensors", model, config=other)

@@ -5,6 +5,10 @@ brought to the demo's CPU size by :func:`small_variant`, which overrides only si
 backbone (a small 3-D CNN from pixels instead of cached I3D features) and the schedule. So every
 row trains the same way with the same budget, and differs only where the paper's row differs.
 The table is written beside the paper's numbers.
+
+With ``seeds`` N > 1 each row is trained N times, with ``train.seed`` = base, base+1, ...,
+base+N-1 (base: the row's own ``train.seed``; the synthetic data is the same for all), each run
+in ``OUT/<row>/seed_<s>/``; the table reports mean ± sample standard deviation (ddof=1).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from .config import Config, config_to_dict, load_config
 from .errors import ConfigError
 from .utils import atomic_write, atomic_write_json
 
-__all__ = ["SUITES", "small_variant", "run_suite"]
+__all__ = ["SUITES", "small_variant", "run_suite", "check_seeds", "seed_list", "aggregate_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,48 @@ def small_variant(name: str, demo: Config, extra: Sequence[str] = ()) -> Config:
     return load_config(name, overrides + list(extra))
 
 
+def check_seeds(seeds: object) -> int:
+    """``seeds`` as a run count, or a :class:`ConfigError` naming it (before any work)."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"--seeds {seeds}: the number of training runs per row must be a whole "
+                          f"number of 1 or more; give e.g. --seeds 3")
+    return seeds
+
+
+def seed_list(base: int, seeds: int) -> list[int]:
+    """The training seeds of a row: ``base, base+1, ..., base+seeds-1``."""
+    return [base + k for k in range(check_seeds(seeds))]
+
+
+def _mean_std(values: list) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof=1; None with one value); None if any value is."""
+    import numpy as np
+
+    if not values or any(v is None for v in values):
+        return None, None
+    arr = np.asarray(values, dtype=np.float64)
+    if np.isnan(arr).any():
+        return None, None
+    return float(arr.mean()), (float(arr.std(ddof=1)) if len(arr) > 1 else None)
+
+
+def aggregate_runs(runs: Sequence[dict], protocols: Sequence[str] = ("acga", "coco")) -> dict:
+    """Per protocol, the mean and sample std (ddof=1) of every metric over ``runs``.
+
+    Returns ``{protocol: {metric: mean}, protocol + "_std": {metric: std}}``; a metric some run
+    lacks or has as None/NaN gets None in both.
+    """
+    out: dict[str, dict] = {}
+    for protocol in protocols:
+        keys: list[str] = []
+        for run in runs:
+            keys += [k for k in run[protocol] if k not in keys]
+        pairs = {k: _mean_std([run[protocol].get(k) for run in runs]) for k in keys}
+        out[protocol] = {k: m for k, (m, _) in pairs.items()}
+        out[f"{protocol}_std"] = {k: s for k, (_, s) in pairs.items()}
+    return out
+
+
 def _ensure_synthetic_a2d(root: Path, demo: Config, seed: int) -> None:
     """Generate the benchmark once, even with several ``--only`` processes started together:
     each writes into its own temporary folder and the first rename wins (same seed, same data)."""
@@ -101,20 +147,20 @@ def _ensure_synthetic_a2d(root: Path, demo: Config, seed: int) -> None:
 
 def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0,
               progress: bool = True, extra: Sequence[str] = (),
-              only: Sequence[str] = ()) -> list[dict]:
+              only: Sequence[str] = (), seeds: int = 1) -> list[dict]:
     """Train and evaluate the rows of ``suite``; write the table of every finished row.
+
+    ``seed`` is the seed of the synthetic data. ``seeds``: train each row this many times, with
+    ``train.seed`` = base .. base+seeds-1 (base: the row's ``train.seed``), each run in
+    ``OUT/<row>/seed_<s>/`` (with 1, in ``OUT/<row>/`` as before). A run whose metrics.json
+    exists is reused, so re-running an interrupted suite trains only the unfinished runs.
 
     ``only``: run just these configs of the suite (e.g. one per process or machine, sharing
     ``out``); the others are included in the table when an earlier run finished them.
     """
-    import torch
-
-    from .data.dataset import build_dataset
-    from .data.text import load_word_vectors
-    from .engine import evaluate, fit_local
-    from .metrics import format_table
-    from .paper_results import PAPER_RESULTS, paper_metrics
-
+    check_seeds(seeds)
+    if suite not in SUITES:
+        raise ConfigError(f"--suite {suite}: unknown suite; choose one of {', '.join(sorted(SUITES))}")
     names = [n for n, _ in SUITES[suite]]
     unknown = [n for n in only if n not in names]
     if unknown:
@@ -125,47 +171,97 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
     root = out / "data" / "a2d"
     root.parent.mkdir(parents=True, exist_ok=True)
     _ensure_synthetic_a2d(root, demo, seed)
-    vectors = load_word_vectors(demo.data.word_vectors)
-    rows = []
+    rows, missing = [], []
+    vectors = None
     for name, paper_row in SUITES[suite]:
-        run_dir = out / name.replace("/", "_")
-        metrics_path = run_dir / "metrics.json"
-        if metrics_path.exists():
-            rows.append(json.loads(metrics_path.read_text()))
-            log.info("%s: done before, reusing %s", name, metrics_path)
-            continue
-        if only and name not in only:
-            log.info("%s: not run (not in --only) and not finished yet", name)
-            continue
-        cfg = small_variant(name, demo, extra)
-        t0 = time.perf_counter()
-        model = fit_local(cfg, partial(build_dataset, cfg, "train", root=root, preload=True),
-                          run_dir, resume=(run_dir / "last.safetensors").exists(),
-                          progress=progress)
-        test_set = build_dataset(cfg, "test", root=root, vectors=vectors, preload=True)
-        with torch.inference_mode():
-            acc = evaluate(model, test_set)
-        row = {"config": name, "paper_row": paper_row, "acga": acc.result("acga"),
-               "coco": acc.result("coco"), "seconds": round(time.perf_counter() - t0, 1),
-               "config_resolved": config_to_dict(cfg)}
-        atomic_write_json(metrics_path, row)
-        rows.append(row)
-    done = {r["config"] for r in rows}
-    missing = [n for n in names if n not in done]
+        row_dir = out / name.replace("/", "_")
+        if seeds == 1:  # today's layout: one run in the row's folder
+            plan = [(None, row_dir)]
+        else:
+            base = small_variant(name, demo, extra).train.seed
+            plan = [(s, row_dir / f"seed_{s}") for s in seed_list(base, seeds)]
+        runs = []
+        for train_seed, run_dir in plan:
+            metrics_path = run_dir / "metrics.json"
+            label = name if train_seed is None else f"{name} seed {train_seed}"
+            if metrics_path.exists():
+                runs.append(json.loads(metrics_path.read_text()))
+                log.info("%s: done before, reusing %s", label, metrics_path)
+                continue
+            if only and name not in only:
+                log.info("%s: not run (not in --only) and not finished yet", label)
+                continue
+            if vectors is None:
+                from .data.text import load_word_vectors
+
+                vectors = load_word_vectors(demo.data.word_vectors)
+            seed_override = [] if train_seed is None else [f"train.seed={train_seed}"]
+            cfg = small_variant(name, demo, list(extra) + seed_override)
+            run = _train_and_evaluate(name, paper_row, cfg, root, run_dir, vectors, progress)
+            atomic_write_json(metrics_path, run)
+            runs.append(run)
+        if len(runs) < len(plan):
+            missing.append(name if seeds == 1 else f"{name} ({len(runs)} of {seeds} seeds)")
+        elif seeds == 1:
+            rows.append(runs[0])
+        else:
+            rows.append({"config": name, "paper_row": paper_row,
+                         "seeds": [r["config_resolved"]["train"]["seed"] for r in runs],
+                         **aggregate_runs(runs),
+                         "seconds": round(sum(r["seconds"] for r in runs), 1),
+                         "runs": [{"seed": r["config_resolved"]["train"]["seed"],
+                                   "folder": str(d.relative_to(out)), **r}
+                                  for r, (_, d) in zip(runs, plan)]})
+    _write_tables(suite, out, rows, missing, quick=quick, seed=seed, seeds=seeds)
+    return rows
+
+
+def _train_and_evaluate(name: str, paper_row: str, cfg: Config, root: Path, run_dir: Path,
+                        vectors, progress: bool) -> dict:
+    """One run of one row: train into ``run_dir`` (resuming its last checkpoint) and evaluate."""
+    import torch
+
+    from .data.dataset import build_dataset
+    from .engine import evaluate, fit_local
+
+    t0 = time.perf_counter()
+    model = fit_local(cfg, partial(build_dataset, cfg, "train", root=root, preload=True),
+                      run_dir, resume=(run_dir / "last.safetensors").exists(),
+                      progress=progress)
+    test_set = build_dataset(cfg, "test", root=root, vectors=vectors, preload=True)
+    with torch.inference_mode():
+        acc = evaluate(model, test_set)
+    return {"config": name, "paper_row": paper_row, "acga": acc.result("acga"),
+            "coco": acc.result("coco"), "seconds": round(time.perf_counter() - t0, 1),
+            "config_resolved": config_to_dict(cfg)}
+
+
+def _write_tables(suite: str, out: Path, rows: list[dict], missing: list[str], *, quick: bool,
+                  seed: int, seeds: int) -> None:
+    """OUT/ablation_<suite>.md (mean ± std with several seeds) and OUT/ablation_<suite>.json."""
+    from .metrics import format_table
+    from .paper_results import PAPER_RESULTS, paper_metrics
+
     table = [(f"{r['config']} (synthetic)", r["acga"]) for r in rows]
+    std = [r.get("acga_std") for r in rows] if seeds > 1 else None
     paper = PAPER_RESULTS.get("a2d", {})
     table_paper = [(f"{r['paper_row']} (paper, A2D)", paper_metrics("a2d", r["paper_row"]))
                    for r in rows if r["paper_row"] in paper]
+    flags = f"{' --quick' if quick else ''}{f' --seeds {seeds}' if seeds > 1 else ''}"
+    if seeds > 1:
+        runs_line = (f"data seed {seed}, {seeds} training runs per row (train.seed = the row's "
+                     f"seed + 0..{seeds - 1}); cells are mean ± sample standard deviation")
+    else:
+        runs_line = f"seed {seed}"
     md = [f"# Ablation suite `{suite}` on the synthetic benchmark", "",
-          f"Demo size ({'quick' if quick else 'default'}), seed {seed}; command: "
-          f"`acga ablate --suite {suite}{' --quick' if quick else ''}`.", "",
-          format_table(table, "acga", markdown=True), "",
-          "Wall time per row (s): " + ", ".join(f"{r['config']} {r['seconds']}" for r in rows), "",
+          f"Demo size ({'quick' if quick else 'default'}), {runs_line}; command: "
+          f"`acga ablate --suite {suite}{flags}`.", "",
+          format_table(table, "acga", markdown=True, std=std), "",
+          f"Wall time per row (s{', all seeds' if seeds > 1 else ''}): "
+          + ", ".join(f"{r['config']} {r['seconds']}" for r in rows), "",
           *([f"Not finished yet: {', '.join(missing)}.", ""] if missing else []),
           "The paper's rows on A2D-Sentences, for comparison:", "",
           format_table(table_paper, "acga", markdown=True) if table_paper else "(none)", ""]
     with atomic_write(out / f"ablation_{suite}.md", "w") as handle:
         handle.write("\n".join(md))
     atomic_write_json(out / f"ablation_{suite}.json", rows)
-    return rows
-

@@ -397,14 +397,22 @@ _PROTOCOL_NOTES = {
 }
 
 
-def _cell(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _cell(value: Any, std: Any = None) -> str:
+    """``value`` in percent with one decimal; with a ``std``, "mean ± std" (both in percent)."""
+    if _missing(value):
         return "-"
-    return f"{100.0 * float(value):.1f}"
+    if _missing(std):
+        return f"{100.0 * float(value):.1f}"
+    return f"{100.0 * float(value):.1f} ± {100.0 * float(std):.1f}"
 
 
 def format_table(rows: Sequence[tuple[str, Mapping[str, Any]]], protocol: str = "acga",
-                 markdown: bool = False) -> str:
+                 markdown: bool = False,
+                 std: Sequence[Mapping[str, Any] | None] | None = None) -> str:
     """A results table in the paper's layout, values in percent with one decimal.
 
     Columns: Method | P@0.5 P@0.6 P@0.7 P@0.8 P@0.9 | mAP 0.5:0.95 | Overall IoU | Mean IoU.
@@ -415,10 +423,17 @@ def format_table(rows: Sequence[tuple[str, Mapping[str, Any]]], protocol: str = 
             report only mAP and IoU).
         protocol: named in the caption line ("acga" or "coco").
         markdown: a Markdown table instead of aligned plain text.
+        std: one dict per row (or None) of standard deviations, as fractions like the
+            metrics; a cell with one prints "mean ± std" (e.g. ``52.7 ± 1.3``), without one
+            just the value.
     """
     _check_protocol(protocol)
+    if std is not None and len(std) != len(rows):
+        raise ValueError(f"std has {len(std)} entries for {len(rows)} rows")
+    stds = list(std) if std is not None else [None] * len(rows)
     headers = ["Method"] + [h for _, h in _COLUMNS]
-    body = [[name] + [_cell(metrics.get(key)) for key, _ in _COLUMNS] for name, metrics in rows]
+    body = [[name] + [_cell(metrics.get(key), (s or {}).get(key)) for key, _ in _COLUMNS]
+            for (name, metrics), s in zip(rows, stds)]
     caption = _PROTOCOL_NOTES[protocol]
     if markdown:
         lines = [f"*{caption}*", "",

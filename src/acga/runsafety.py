@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Iterator
@@ -199,7 +198,8 @@ def sigterm_as_exception(command: str | None = None) -> Iterator[None]:
     except Terminated:
         if command is None:
             raise
-        print(f"acga {command}: terminated (SIGTERM); temporary files removed", file=sys.stderr)
+        # the library logs (stderr under the acga command, which configures logging)
+        log.error("acga %s: terminated (SIGTERM); temporary files removed", command)
         raise SystemExit(TERMINATED_EXIT) from None
     finally:
         if signal.getsignal(signal.SIGTERM) is handler:

@@ -221,11 +221,17 @@ def generate_ytvos(out: str | Path, *, videos: int = 20, seed: int = 0, size: in
                 json.dumps({"videos": objects[split]}, indent=1), encoding="utf-8")
     params = {"videos": videos, "size": int(size), "height": H, "width": W, "frames": frames,
               "distractors": distractors}
-    S._commit(out, staging, "ytvos", _meta("ytvos", seed, params, samples, vids, names, splits))
+    return _publish("ytvos", out, staging, seed, params, samples, vids, names, splits, t0)
+
+
+def _publish(layout: str, out: Path, staging: Path, seed: int, params: dict, samples: int,
+             vids: list, names: list[str], splits: list[str], t0: float) -> S.SynthSummary:
+    """Move the staged set into ``out`` with its meta file; the summary of what was written."""
+    S._commit(out, staging, layout, _meta(layout, seed, params, samples, vids, names, splits))
     kinds = {k: sum(v.spec.kind == k for v in vids)
              for k in ("random", "same_appearance", "same_action")}
-    summary = S.SynthSummary("ytvos", str(out), videos, samples, 0, kinds, H, W,
-                             round(time.perf_counter() - t0, 2))
+    summary = S.SynthSummary(layout, str(out), params["videos"], samples, 0, kinds,
+                             params["height"], params["width"], round(time.perf_counter() - t0, 2))
     log.debug("%s", summary.line())
     return summary
 
@@ -291,10 +297,4 @@ def generate_davis(out: str | Path, *, videos: int = 12, seed: int = 0, size: in
             ("\n".join(rows) + "\n").encode(encoding))
     params = {"videos": videos, "size": int(size), "height": H, "width": W, "frames": frames,
               "distractors": distractors}
-    S._commit(out, staging, "davis", _meta("davis", seed, params, samples, vids, names, splits))
-    kinds = {k: sum(v.spec.kind == k for v in vids)
-             for k in ("random", "same_appearance", "same_action")}
-    summary = S.SynthSummary("davis", str(out), videos, samples, 0, kinds, H, W,
-                             round(time.perf_counter() - t0, 2))
-    log.debug("%s", summary.line())
-    return summary
+    return _publish("davis", out, staging, seed, params, samples, vids, names, splits, t0)

@@ -68,14 +68,7 @@ def read_meta_expressions(path: Path) -> dict[str, dict]:
     if not path.is_file():
         raise DataError(f"{path} does not exist (the expressions of the split); download "
                         "meta_expressions.zip of Ref-YouTube-VOS and unzip it into the root")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not valid JSON: {exc}; re-download it") from None
-    videos = data.get("videos") if isinstance(data, dict) else None
-    if not isinstance(videos, dict):
-        raise DataError(f"{path} has no top-level \"videos\" object; is this a Ref-YouTube-VOS "
-                        "meta_expressions.json?")
+    videos = _videos_object(path, "Ref-YouTube-VOS meta_expressions.json")
     for vid, entry in videos.items():
         if (not isinstance(entry, dict) or not isinstance(entry.get("expressions"), dict)
                 or not isinstance(entry.get("frames"), list)):
@@ -85,16 +78,18 @@ def read_meta_expressions(path: Path) -> dict[str, dict]:
 
 
 def _read_meta(path: Path) -> dict[str, dict] | None:
-    if not path.is_file():
-        return None
+    return _videos_object(path, "YouTube-VOS meta.json") if path.is_file() else None
+
+
+def _videos_object(path: Path, what: str) -> dict[str, dict]:
+    """The top-level ``"videos"`` object of a JSON file of ``what`` (both files have one)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{path} is not valid JSON: {exc}; re-download it") from None
     videos = data.get("videos") if isinstance(data, dict) else None
     if not isinstance(videos, dict):
-        raise DataError(f"{path} has no top-level \"videos\" object; is this a YouTube-VOS "
-                        "meta.json?")
+        raise DataError(f"{path} has no top-level \"videos\" object; is this a {what}?")
     return videos
 
 

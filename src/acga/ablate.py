@@ -61,17 +61,20 @@ SUITES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
-# Model fields that set the size of the network (not what an ablation switches).
-_SIZE_FIELDS = ("backbone", "small3d_widths", "small3d_stem_kernel", "visual_dim", "word_dim", "input_size",
-                "resolutions", "head_widths", "deconv_dims", "lstm_hidden", "classifier_width",
-                "cmsa_dim", "cmsa_key_dim")
+# Fields that set the size of the network (not what an ablation switches), by section.
+_SIZE_FIELDS = {
+    "model": ("backbone", "small3d_widths", "small3d_stem_kernel", "visual_dim", "word_dim",
+              "input_size", "resolutions", "head_widths", "deconv_dims"),
+    "baseline": ("lstm_hidden", "classifier_width", "cmsa_dim", "cmsa_key_dim"),
+}
 
 
 def small_variant(name: str, demo: Config, extra: Sequence[str] = ()) -> Config:
     """``name`` at the demo's size and schedule; clip length scaled like the demo's (16 -> 8)."""
     paper = load_config(name)
-    overrides = [f"model.{f}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
-                 for f in _SIZE_FIELDS for v in [getattr(demo.model, f)]]
+    overrides = [f"{section}.{f}={json.dumps(list(v) if isinstance(v, tuple) else v)}"
+                 for section, names in _SIZE_FIELDS.items() for f in names
+                 for v in [getattr(getattr(demo, section), f)]]
     clip = max(2, paper.model.clip_len * demo.model.clip_len // 16)
     overrides += [f"model.clip_len={clip}"]
     for f in ("lr", "batch_size", "epochs", "lr_step", "lr_gamma", "lr_schedule", "seed", "sampling",

@@ -5,30 +5,31 @@ diff: ``base: acga_a2d.yaml`` plus the keys that change (resolved relative to th
 shipped with the package can be named without a path (``acga params baseline``). ``key=value``
 overrides use dotted keys (``train.lr=1e-4``) and YAML values.
 
-Every wrong key, type or value fails at load time with the file, the key and the allowed values.
+Every wrong key, type or value fails at load time with the file, the key and the allowed values
+(:mod:`acga.config_coerce` builds the dataclasses, :mod:`acga.config_checks` checks values across
+fields). Model names are checked where models are built (:func:`acga.models.build_model`): this
+module imports nothing of the models.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import difflib
-import math
-import os
-import re
-import types
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass
-from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping, Sequence
-
 import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
 
 import yaml
 
+from .config_checks import validate
+from .config_coerce import build_dataclass
 from .errors import ConfigError
 
 __all__ = [
     "ModelConfig",
+    "BaselineConfig",
     "LossConfig",
     "TrainConfig",
     "DataConfig",
@@ -60,6 +61,18 @@ into training) and ``paper`` (the published numbers a config reproduced; they li
 :mod:`acga.paper_results` alone). A config that still holds one loads as before: the key is dropped with a debug
 log. The tuple lists the only values it may have (``None``: any); another value is a
 ConfigError, since acga cannot do what it asks."""
+
+MOVED_KEYS: dict[str, str] = {
+    "model.lstm_hidden": "baseline.lstm_hidden",
+    "model.classifier_width": "baseline.classifier_width",
+    "model.cmsa_dim": "baseline.cmsa_dim",
+    "model.cmsa_key_dim": "baseline.cmsa_key_dim",
+}
+"""Keys that moved to another section: old key -> new key. The sizes only the baselines read
+were fields of ``model`` until they got their own section ``baseline``; a config that still
+sets the old key (an older YAML file, the config stored in an older checkpoint, a
+``model.lstm_hidden=...`` override) is read as if it set the new one. Setting both to different
+values is a ConfigError."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,13 @@ class ModelConfig:
     resolution, see acga.models.decoder) or ``reference``, the direct transcription of eq. 10-13
     that the tests and benchmarks compare against."""
 
-    # --- baselines (acga.models.baselines; ignored by ACGA) -------------------------------------
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Sizes of the baselines' own layers (:mod:`acga.models.baselines`; ACGA ignores them).
+    The baseline is chosen by ``model.name``; every other setting it reads is in ``model``."""
+
     lstm_hidden: int = 1000
     """Hidden size of the LSTM sentence encoder of the ``hu`` and ``li`` baselines (Hu et al.
     2016: 1000)."""
@@ -243,6 +262,7 @@ class Config:
     name: str = "acga_a2d"
     description: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -337,9 +357,51 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
-    cfg = _build(Config, data, source, "")
-    _validate(cfg, source)
+    """A checked :class:`Config` from a plain mapping (parsed YAML, a checkpoint's config)."""
+    cfg = build_dataclass(Config, _upgrade_keys(data, source), source)
+    validate(cfg, source)
     return cfg
+
+
+def _upgrade_keys(data: Mapping[str, Any], source: str) -> Mapping[str, Any]:
+    """``data`` (left unchanged) with the keys of older configs brought up to date: each key of
+    :data:`RETIRED_KEYS` dropped, each of :data:`MOVED_KEYS` moved to its new place."""
+    out = copy.deepcopy(dict(data))
+    for key, allowed in RETIRED_KEYS.items():
+        *sections, name = key.split(".")
+        parent = _section(out, sections)
+        if parent is None or name not in parent:
+            continue
+        value = parent.pop(name)
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"config {source}: {key} = {value!r}: the key was removed and acga "
+                              f"only ever supported {', '.join(repr(a) for a in allowed)}; "
+                              f"delete the key")
+        log.debug("config %s: ignoring retired key %s = %r (no longer a setting)", source, key, value)
+    for old, new in MOVED_KEYS.items():
+        (old_section, old_name), (new_section, new_name) = old.split("."), new.split(".")
+        parent = _section(out, [old_section])
+        if parent is None or old_name not in parent:
+            continue
+        value = parent.pop(old_name)
+        target = out.setdefault(new_section, {})
+        if not isinstance(target, dict):
+            continue  # build_dataclass reports the section that is not a mapping
+        if new_name in target and target[new_name] != value:
+            raise ConfigError(f"config {source}: {old} = {value!r} and {new} = "
+                              f"{target[new_name]!r}: {old} moved to {new}; keep only {new}")
+        target[new_name] = value
+        log.debug("config %s: reading %s as %s (the key moved)", source, old, new)
+    return out
+
+
+def _section(data: dict, path: Sequence[str]) -> dict | None:
+    """The nested mapping at ``path`` in ``data`` (``[]``: ``data``), or None if there is none."""
+    for part in path:
+        data = data.get(part)
+        if not isinstance(data, dict):
+            return None
+    return data
 
 
 def config_to_dict(cfg: Any) -> Any:
@@ -351,184 +413,3 @@ def config_to_dict(cfg: Any) -> Any:
     if isinstance(cfg, dict):
         return {k: config_to_dict(v) for k, v in cfg.items()}
     return cfg
-
-
-def _build(cls: type, data: Mapping[str, Any], source: str, prefix: str) -> Any:
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"config {source}: {prefix.rstrip('.') or 'top level'} must be a mapping")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    kwargs = {}
-    for key, value in data.items():
-        if key not in names and f"{prefix}{key}" in RETIRED_KEYS:
-            _drop_retired(f"{prefix}{key}", value, source)
-            continue
-        if key not in names:
-            near = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" (did you mean {prefix}{near[0]}?)" if near else ""
-            raise ConfigError(
-                f"config {source}: unknown key {prefix}{key}{hint}; valid keys: {', '.join(names)}"
-            )
-        kwargs[key] = _coerce(hints[key], value, source, f"{prefix}{key}")
-    return cls(**kwargs)
-
-
-def _drop_retired(key: str, value: Any, source: str) -> None:
-    allowed = RETIRED_KEYS[key]
-    if allowed is not None and value not in allowed:
-        raise ConfigError(f"config {source}: {key} = {value!r}: the key was removed and acga "
-                          f"only ever supported {', '.join(repr(a) for a in allowed)}; "
-                          f"delete the key")
-    log.debug("config %s: ignoring retired key %s = %r (no longer a setting)", source, key, value)
-
-
-def _coerce(tp: Any, value: Any, source: str, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value if value is not None else {}, source, key + ".")
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in args:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(option, value, source, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[-1] if errors else f"config {source}: {key} has a wrong value")
-    if origin is Literal:
-        if value not in args:
-            allowed = ", ".join(repr(a) for a in args)
-            raise ConfigError(f"config {source}: {key} = {value!r} is not allowed; use one of {allowed}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"config {source}: {key} must be a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_coerce(args[0], v, source, f"{key}[{i}]") for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ConfigError(f"config {source}: {key} must have {len(args)} items, got {len(value)}")
-        return tuple(_coerce(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if origin is dict:
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"config {source}: {key} must be a mapping")
-        return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"config {source}: {key} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"config {source}: {key} must be an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                pass
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"config {source}: {key} must be a number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"config {source}: {key} must be a string, got {value!r}")
-        return value
-    raise ConfigError(f"config {source}: {key} has unsupported type {tp}")
-
-
-def _validate(cfg: Config, source: str) -> None:
-    m, loss = cfg.model, cfg.loss
-
-    def fail(msg: str) -> None:
-        raise ConfigError(f"config {source}: {msg}")
-
-    from .models import MODELS  # the registry is the one list of model names
-
-    if m.name not in MODELS:
-        fail(f"model.name = {m.name!r} is not a model; use one of: {', '.join(sorted(MODELS))}")
-    if "L" not in m.heads:
-        fail(f"model.heads = {list(m.heads)} must contain 'L' (Res3, the output resolution)")
-    if len(set(m.heads)) != len(m.heads):
-        fail(f"model.heads = {list(m.heads)} repeats a resolution")
-    if m.mrf and len(m.heads) < 2:
-        fail(f"model.mrf = true needs at least two heads, got model.heads = {list(m.heads)}")
-    if len(loss.weights) != len(m.heads):
-        fail(f"loss.weights has {len(loss.weights)} values but model.heads has {len(m.heads)} "
-             f"({list(m.heads)}): give one lambda per head")
-    if loss.unfused_large_loss and not m.mrf:
-        fail("loss.unfused_large_loss = true needs model.mrf = true")
-    if loss.pos_weight <= 0:
-        fail(f"loss.pos_weight = {loss.pos_weight} must be > 0")
-    r1, r2, r3 = m.resolutions
-    if not (r1 < r2 < r3) or r2 != 4 * r1 or r3 != 4 * r2:
-        fail(f"model.resolutions = {list(m.resolutions)}: each must be 4x the previous "
-             "(the Deconv has stride 4), e.g. [32, 128, 512]")
-    if m.input_size != r3:
-        fail(f"model.input_size = {m.input_size} must equal model.resolutions[2] = {r3}")
-    if m.backbone == "i3d_cached" and m.input_size != 16 * r1:
-        fail(f"model.input_size = {m.input_size} must be 16 x model.resolutions[0] = {16 * r1} "
-             "(I3D's stride at Mixed_4e is 16)")
-    if m.clip_len < 1 or m.num_words < 1 or m.word_dim < 1:
-        fail("model.clip_len, model.num_words and model.word_dim must be >= 1")
-    if m.text_encoder == "conv1d" and m.text_kernel_size % 2 == 0 and m.text_kernel_size != 2:
-        fail(f"model.text_kernel_size = {m.text_kernel_size}: use an odd size, or 2")
-    if m.attention == "acga" and not (m.text_attention or m.vision_attention):
-        fail("model.attention = 'acga' with both text_attention and vision_attention false: "
-             "use model.attention = 'none' for the Baseline")
-    if m.attention != "acga" and m.lgva_value_channels is not None:
-        fail("model.lgva_value_channels only applies to model.attention = 'acga'")
-    if m.lgva_value_channels is not None and not (1 <= m.lgva_value_channels <= m.visual_dim + m.coord_dim):
-        fail(f"model.lgva_value_channels = {m.lgva_value_channels} must be in 1..{m.visual_dim + m.coord_dim}")
-    if m.backbone == "i3d_cached" and (m.visual_dim, m.backbone_in_channels) != (832, 528):
-        fail(f"model.backbone = 'i3d_cached' trains I3D's Mixed_4f (528 -> 832): model.visual_dim "
-             f"must be 832 and model.backbone_in_channels 528, got {m.visual_dim} and "
-             f"{m.backbone_in_channels}; use model.backbone = 'small3d' for other sizes")
-    if m.backbone == "small3d" and m.modality != "rgb":
-        fail("model.backbone = 'small3d' supports model.modality = 'rgb' only")
-    if len(m.small3d_stem_kernel) != 3 or any(k < 1 or k % 2 == 0 for k in m.small3d_stem_kernel):
-        fail(f"model.small3d_stem_kernel = {list(m.small3d_stem_kernel)}: give three odd sizes "
-             "(T, H, W), e.g. [1, 5, 5]")
-    if cfg.train.processes < 1 or cfg.train.batch_size % cfg.train.processes:
-        fail(f"train.processes = {cfg.train.processes} must be >= 1 and divide train.batch_size = "
-             f"{cfg.train.batch_size} (each process takes an equal slice of every batch)")
-    t = cfg.train
-    if not (math.isfinite(t.lr) and t.lr > 0):
-        fail(f"train.lr = {t.lr} must be finite and > 0 (e.g. train.lr=5e-4)")
-    for key, value in _float_values(cfg):
-        if not math.isfinite(value):
-            fail(f"{key} = {value} must be a finite number")
-    if t.batch_size < 1:
-        fail(f"train.batch_size = {t.batch_size} must be >= 1")
-    if t.epochs < 1:
-        fail(f"train.epochs = {t.epochs}: nothing would be trained; set train.epochs >= 1")
-    if not 0 < t.lr_gamma <= 1:
-        fail(f"train.lr_gamma = {t.lr_gamma} must be in (0, 1] (the factor of each lr step)")
-    if t.weight_decay < 0:
-        fail(f"train.weight_decay = {t.weight_decay} must be >= 0")
-    if m.mixed_4f_bn_eps <= 0 or not 0 <= m.mixed_4f_bn_momentum <= 1:
-        fail(f"model.mixed_4f_bn_eps = {m.mixed_4f_bn_eps} must be > 0 and "
-             f"model.mixed_4f_bn_momentum = {m.mixed_4f_bn_momentum} in [0, 1]")
-    if any(w < 0 for w in loss.weights):
-        fail(f"loss.weights = {list(loss.weights)} must be >= 0")
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", t.device.strip().lower()):
-        fail(f"train.device = {t.device!r} is not a device acga trains on; use auto, cpu, cuda, "
-             "cuda:N (N = 0, 1, ...) or mps")
-
-
-def _float_values(obj: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
-    """(dotted key, value) of every float in the config, tuples of floats item by item."""
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        key = f"{prefix}{f.name}"
-        if is_dataclass(value):
-            yield from _float_values(value, key + ".")
-        elif isinstance(value, float):
-            yield key, value
-        elif isinstance(value, tuple):
-            yield from ((f"{key}[{i}]", v) for i, v in enumerate(value) if isinstance(v, float))

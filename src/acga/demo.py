@@ -78,11 +78,12 @@ def run_demo(out: str | Path = "acga-demo", *, quick: bool = False, seed: int = 
     from .data.synth import generate_a2d, generate_jhmdb
     from .data.text import load_word_vectors
     from .engine import evaluate, fit_local
-    from .models import build_model
+    from .models import build_model, check_model_name
     from .checkpoint import load_checkpoint, load_model_weights
 
     out = Path(out)
     cfg: Config = load_config("demo_quick" if quick else "demo", overrides or [])  # before mkdir
+    check_model_name(cfg.model.name)
     out.mkdir(parents=True, exist_ok=True)
     result = DemoResult(out)
     seconds = result.seconds

@@ -85,7 +85,7 @@ def test_train_disk_full_leaves_no_partial_file(release, tmp_path, monkeypatch, 
     assert not [p for p in left if p.endswith(".tmp") or p.endswith((".json", ".safetensors"))]
 
 
-# ------------------------------------------------------------ train: config (6 cases)
+# ------------------------------------------------------------ train: config (7 cases)
 
 @pytest.mark.parametrize("override, expect", [
     ("train.lr=nan", "train.lr = nan must be finite and > 0"),
@@ -94,6 +94,7 @@ def test_train_disk_full_leaves_no_partial_file(release, tmp_path, monkeypatch, 
     ("loss.pos_weight=nan", "loss.pos_weight = nan must be a finite number"),
     ("loss.weights=[1,.nan,1]", "loss.weights[1] = nan must be a finite number"),
     ("train.device=tpu", "train.device = 'tpu' is not a device"),
+    ("model.name=unet", "model.name = 'unet' is not a model; use one of: acga, cmsa, gavrilyuk, hu, li"),
 ])
 def test_train_refuses_config_values_at_load(release, tmp_path, capsys, override, expect):
     error_line(capsys, _train(release, tmp_path / "run", override), expect)

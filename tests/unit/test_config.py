@@ -46,13 +46,55 @@ def test_unknown_key_names_the_key_and_the_nearest(tmp_path):
     ("model.resolutions=[32, 64, 512]", r"each must be 4x the previous"),
     ("model.visual_dim=100", r"trains I3D's Mixed_4f"),
     ("nonsense.key=1", r"unknown key nonsense"),
-    ("model.name=unet", r"model.name = 'unet' is not a model; use one of: acga, cmsa, gavrilyuk, hu, li"),
     ("model.small3d_stem_kernel=[2, 5, 5]", r"model.small3d_stem_kernel = \[2, 5, 5\]: give three odd sizes"),
     ("model.small3d_stem_kernel=[3, 3]", r"model.small3d_stem_kernel"),
 ])
 def test_impossible_values_fail_at_load_time(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config("acga_a2d", [override])
+
+
+def test_model_names_are_checked_where_models_are_built():
+    # acga.config imports nothing of the models: the registry alone knows the names
+    import subprocess
+    import sys
+
+    from acga.models import build_model, check_model_name
+
+    cfg = load_config("acga_a2d", ["model.name=unet"])
+    message = r"model.name = 'unet' is not a model; use one of: acga, cmsa, gavrilyuk, hu, li"
+    with pytest.raises(ConfigError, match=message):
+        check_model_name(cfg.model.name)
+    with pytest.raises(ConfigError, match=message):
+        build_model(cfg)
+    code = "import sys, acga.config; print(sorted(m for m in sys.modules if m.startswith('acga.models')))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_moved_baseline_keys_are_read_into_the_baseline_section():
+    from acga.config import MOVED_KEYS, config_from_dict
+
+    assert MOVED_KEYS == {f"model.{k}": f"baseline.{k}" for k in
+                          ("lstm_hidden", "classifier_width", "cmsa_dim", "cmsa_key_dim")}
+    # a checkpoint's stored config as acga wrote it before the baseline section existed
+    old = config_to_dict(load_config("demo_quick"))
+    moved = old.pop("baseline")
+    assert moved == {"lstm_hidden": 64, "classifier_width": 32, "cmsa_dim": 64, "cmsa_key_dim": 16}
+    old["model"].update({"lstm_hidden": 64, "classifier_width": 32, "cmsa_dim": 64, "cmsa_key_dim": 16})
+    before = config_to_dict(old)
+    cfg = config_from_dict(old, source="old.safetensors")
+    assert old == before  # the caller's dict is left as it was
+    assert cfg == load_config("demo_quick")
+    assert "lstm_hidden" not in config_to_dict(cfg)["model"]  # written at the new place only
+    # an old key on the command line (or in an old YAML file) works too
+    assert load_config("baselines/hu", ["model.lstm_hidden=10"]).baseline.lstm_hidden == 10
+    # the same value at both places is fine; two different ones are refused
+    assert load_config("demo", ["model.cmsa_dim=64"]).baseline.cmsa_dim == 64
+    with pytest.raises(ConfigError, match=r"model.cmsa_dim = 8 and baseline.cmsa_dim = 64: "
+                                          r"model.cmsa_dim moved to baseline.cmsa_dim; keep only "
+                                          r"baseline.cmsa_dim"):
+        load_config("demo", ["model.cmsa_dim=8"])
 
 
 def test_unknown_config_name_lists_the_packaged_ones():

@@ -53,7 +53,10 @@ def _train(args: argparse.Namespace) -> int:
     from ..engine import fit_local, prepare_run_folder
     from ..runsafety import launching_process, run_folder_lock
 
+    from ..models import check_model_name
+
     cfg = load_config(args.config, args.overrides)
+    check_model_name(cfg.model.name)  # a wrong name fails here, not after the data is indexed
     out = Path(args.out or Path("runs") / cfg.name)
     from ..utils import check_writable
 

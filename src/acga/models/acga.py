@@ -20,22 +20,12 @@ from torch import nn
 from ..config import ModelConfig
 from .attention import (KeyWordAwareAttention, LanguageGuidedVisionAttention,
                         VisionGuidedLanguageAttention, masked_max)
-from .backbone import build_visual_backbone
+from .build import backbone_from_config
 from .decoder import MultiResolutionDecoder
-from .layers import check_shape
+from .layers import check_shape, init_released
 from .text_encoder import build_text_encoder
 
-__all__ = ["ACGA", "build_acga", "init_released"]
-
-
-def init_released(module: nn.Module) -> None:
-    """The release's initialisation: Linear weights N(0, 0.02) and zero bias; convolutions keep
-    PyTorch's default."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+__all__ = ["ACGA", "build_acga"]
 
 
 class ACGA(nn.Module):
@@ -48,7 +38,7 @@ class ACGA(nn.Module):
         super().__init__()
         self.cfg = cfg
         c = cfg
-        self.visual = build_visual_backbone(c)
+        self.visual = backbone_from_config(c)
         self.text_encoder = build_text_encoder(c.text_encoder, c.word_dim, c.text_kernel_size)
         vc_dim = c.visual_dim + c.coord_dim
         self.text_attention: nn.Module | None = None
@@ -134,6 +124,7 @@ class ACGA(nn.Module):
         return out
 
 
-def build_acga(cfg: ModelConfig) -> ACGA:
+def build_acga(cfg: ModelConfig, baseline: object = None) -> ACGA:
+    """ACGA from the ``model`` section (``baseline``, the baselines' sizes, is not read)."""
     return ACGA(cfg)
 

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import ModelConfig
 from ..errors import InvalidShapeError
 
 __all__ = ["I3DMixed4fEncoder", "Small3DEncoder", "build_visual_backbone"]
@@ -97,10 +96,22 @@ class Small3DEncoder(nn.Module):
         return _pool_normalize(self.proj(self.features(clip)))
 
 
-def build_visual_backbone(cfg: ModelConfig) -> nn.Module:
-    if cfg.backbone == "small3d":
-        return Small3DEncoder(cfg.visual_dim, cfg.small3d_widths, cfg.input_size, cfg.resolutions[0],
-                              cfg.small3d_stem_kernel)
-    streams = 2 if cfg.modality == "rgb+flow" else 1
-    return I3DMixed4fEncoder(cfg.backbone_in_channels, streams, cfg.resolutions[0],
-                             cfg.mixed_4f_bn_eps, cfg.mixed_4f_bn_momentum)
+def build_visual_backbone(backbone: str, visual_dim: int, *, in_channels: int = 528,
+                          streams: int = 1, feature_size: int = 32, input_size: int = 512,
+                          small3d_widths: tuple[int, ...] = (16, 32, 64),
+                          small3d_stem_kernel: tuple[int, int, int] = (3, 5, 5),
+                          bn_eps: float = 1e-3, bn_momentum: float = 0.01) -> nn.Module:
+    """The encoder that makes F_V (B, visual_dim, feature_size, feature_size).
+
+    Args:
+        backbone: ``i3d_cached`` (:class:`I3DMixed4fEncoder`: ``streams`` Mixed_4f blocks on
+            ``in_channels`` cached features each, BatchNorm ``bn_eps`` / ``bn_momentum``; its
+            output has I3D's 832 channels) or ``small3d`` (:class:`Small3DEncoder` over a
+            clip of ``input_size`` pixels, stage widths ``small3d_widths``, stem kernel
+            ``small3d_stem_kernel``).
+    """
+    if backbone == "small3d":
+        return Small3DEncoder(visual_dim, small3d_widths, input_size, feature_size, small3d_stem_kernel)
+    if backbone != "i3d_cached":
+        raise ValueError(f"backbone = {backbone!r} is not an option; use 'i3d_cached' or 'small3d'")
+    return I3DMixed4fEncoder(in_channels, streams, feature_size, bn_eps, bn_momentum)

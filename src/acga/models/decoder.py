@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import Deconv, FCNHead, check_choice, coordinate_map
+from .layers import (Deconv, FCNHead, check_choice, coordinate_map, fuse_responses, mrf_fusion,
+                     ordered_heads)
 
 __all__ = ["MultiResolutionDecoder", "interpolation_matrix"]
 
@@ -80,7 +81,7 @@ class MultiResolutionDecoder(nn.Module):
         if coord_dim != 8:
             raise ValueError(f"coord_dim = {coord_dim}: the coordinate map has 8 channels")
         self.resolutions = tuple(resolutions)
-        self.heads = tuple(h for h in ("S", "M", "L") if h in heads)
+        self.heads = ordered_heads(heads)
         self.mrf = mrf
         self.deconv_activation = deconv_activation
         self.coords = check_choice("decoder coords", coords, ("interp", "native"))
@@ -93,7 +94,7 @@ class MultiResolutionDecoder(nn.Module):
         self.head = nn.ModuleDict({
             h: FCNHead(in_dims[h] + text_dim + coord_dim, head_widths[_INDEX[h]]) for h in self.heads
         })
-        self.fusion = nn.Conv2d(len(self.heads), 1, kernel_size=3, padding=1) if mrf else None
+        self.fusion = mrf_fusion(len(self.heads)) if mrf else None
         # Coordinates are constants: buffers (not saved) so they follow .to(device).
         for name, size in zip(("S", "M", "L"), self.resolutions):
             self.register_buffer(f"coords_{name}", coordinate_map(size, size), persistent=False)
@@ -255,12 +256,5 @@ class MultiResolutionDecoder(nn.Module):
         return out.view(b, r, r, co).permute(0, 3, 1, 2)  # channels-last view
 
     def _fuse(self, out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        if self.fusion is not None:
-            size = out["L"].shape[-2:]
-            stacked = [out[h] if h == "L" else F.interpolate(out[h], size=size, mode="bilinear",
-                                                             align_corners=False)
-                       for h in self.heads]
-            out["final"] = self.fusion(torch.cat(stacked, dim=1))
-        else:
-            out["final"] = out["L"]
+        out["final"] = fuse_responses(out, self.heads, self.fusion)
         return out

@@ -1,11 +1,14 @@
-"""Building blocks shared by ACGA and the baselines: spatial coordinates, FCN heads, Deconv."""
+"""Building blocks shared by ACGA and the baselines: spatial coordinates, FCN heads, Deconv,
+the multi-resolution fusion of the heads' responses, the release's initialisation."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["coordinate_map", "FCNHead", "Deconv", "check_shape"]
+__all__ = ["coordinate_map", "FCNHead", "Deconv", "ordered_heads", "mrf_fusion", "fuse_responses",
+           "init_released", "check_shape"]
 
 from ..errors import InvalidShapeError
 
@@ -63,6 +66,39 @@ class Deconv(nn.Sequential):
             layers.append(nn.ReLU(inplace=True))
         layers.append(nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1))
         super().__init__(*layers)
+
+
+def ordered_heads(heads: tuple[str, ...]) -> tuple[str, ...]:
+    """The configured heads in resolution order S, M, L (the channel order of the MRF input)."""
+    return tuple(h for h in ("S", "M", "L") if h in heads)
+
+
+def mrf_fusion(num_heads: int) -> nn.Conv2d:
+    """MRF's Conv3x3 over the ``num_heads`` responses stacked at Res3 -> one fused response."""
+    return nn.Conv2d(num_heads, 1, kernel_size=3, padding=1)
+
+
+def fuse_responses(responses: dict[str, torch.Tensor], heads: tuple[str, ...],
+                   fusion: nn.Module | None) -> torch.Tensor:
+    """The "final" response (B, 1, r3, r3): ``fusion`` over the heads' responses (in ``heads``
+    order, each bilinearly interpolated to R^L's size), or R^L itself when ``fusion`` is None."""
+    if fusion is None:
+        return responses["L"]
+    size = responses["L"].shape[-2:]
+    stacked = [responses[h] if h == "L" else
+               F.interpolate(responses[h], size=size, mode="bilinear", align_corners=False)
+               for h in heads]
+    return fusion(torch.cat(stacked, dim=1))
+
+
+def init_released(module: nn.Module) -> None:
+    """The release's initialisation: Linear weights N(0, 0.02) and zero bias; convolutions keep
+    PyTorch's default."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def check_choice(what: str, value: str, choices: tuple[str, ...]) -> str:

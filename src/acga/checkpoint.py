@@ -202,7 +202,7 @@ def expected_features_bn_eps(ckpt: Checkpoint) -> tuple[float, str]:
     before it recorded the eps.
     """
     from .convert import OFFICIAL_SOURCE
-    from .models.i3d import RELEASE_BN_EPS, TF_BN_EPS
+    from .models.i3d_net import RELEASE_BN_EPS, TF_BN_EPS
 
     if ckpt.state.get("source") == OFFICIAL_SOURCE:
         return RELEASE_BN_EPS, f"converted from the {OFFICIAL_SOURCE} release, whose I3D uses"

@@ -8,7 +8,7 @@ in ``nn.DataParallel`` (keys prefixed ``module.``). Its modules and ours, for th
 release (``module.`` +)                    acga
 =========================================  ==========================================
 ``video_model.model.mixed_4f.*``           ``visual.streams.0.*`` (via
-                                           :func:`acga.models.i3d.remap_release_i3d`)
+                                           :func:`acga.models.i3d_weights.remap_release_i3d`)
 ``video_model.model.<any other block>``    dropped: the frozen I3D up to Mixed_4e runs
                                            once, in ``acga extract``; Mixed_5b.. and
                                            the logits never run in ACGA
@@ -126,7 +126,7 @@ def _split(state_dict: Mapping[str, Any]
            ) -> tuple[dict[str, Any], dict[str, str], list[str], dict[str, str]]:
     """Release keys (no ``module.``) -> (our key: tensor, dropped {key: reason}, unknown keys,
     {our key: release key})."""
-    from .models.i3d import remap_release_i3d
+    from .models.i3d_weights import remap_release_i3d
 
     mapped: dict[str, Any] = {}
     origin: dict[str, str] = {}

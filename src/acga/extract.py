@@ -56,7 +56,9 @@ from .data.dataset import index_samples
 from .data.features import CacheSettings, FeatureCache, merge_shards, weights_sha256
 from .data.records import Sample
 from .errors import AcgaError, ConfigError, DataError
-from .models.i3d import RANDOM_I3D_SEED, TF_BN_EPS, I3DWeights, read_i3d_weights
+from .models.i3d import RANDOM_I3D_SEED
+from .models.i3d_net import TF_BN_EPS
+from .models.i3d_weights import I3DWeights, read_i3d_weights
 from .utils import progress_bar, resolve_device
 
 __all__ = ["extract_features", "merge_shard_caches", "ExtractReport", "feature_shape",

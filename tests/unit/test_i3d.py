@@ -13,17 +13,9 @@ import pytest
 import torch
 
 from acga.errors import CheckpointError, InvalidShapeError
-from acga.models.i3d import (
-    ENDPOINT_CHANNELS,
-    I3D,
-    build_i3d,
-    build_mixed_4f,
-    detect_i3d_layout,
-    load_i3d_weights,
-    preprocess_flow,
-    preprocess_rgb,
-    remap_release_i3d,
-)
+from acga.models.i3d import build_i3d, preprocess_flow, preprocess_rgb
+from acga.models.i3d_net import ENDPOINT_CHANNELS, I3D, build_mixed_4f
+from acga.models.i3d_weights import detect_i3d_layout, load_i3d_weights, remap_release_i3d
 
 # (name, in, out, kernel) of every conv unit, and the inception widths, from the I3D paper/TF
 # model, as both public PyTorch ports lay them out.
@@ -379,7 +371,7 @@ def test_paper_shape_16x512():
 def test_extract_and_segment_build_the_same_random_fallback_i3d():
     """Without I3D weights, `acga segment` must see the features `acga extract` cached."""
     from acga.extract import _build_model
-    from acga.models.i3d import TF_BN_EPS
+    from acga.models.i3d_net import TF_BN_EPS
     from acga.segment import _random_i3d
 
     torch.manual_seed(123)  # the callers' global RNG state must not matter ...

@@ -15,14 +15,9 @@ from acga.checkpoint import Checkpoint, check_features_convention, expected_feat
 from acga.convert import OFFICIAL_SOURCE
 from acga.data.features import CacheSettings, FeatureCache
 from acga.errors import AcgaError, CheckpointError
-from acga.models.i3d import (
-    I3D,
-    RELEASE_BN_EPS,
-    TF_BN_EPS,
-    bn_settings_for_layout,
-    build_i3d,
-    read_i3d_weights,
-)
+from acga.models.i3d import build_i3d
+from acga.models.i3d_net import I3D, RELEASE_BN_EPS, TF_BN_EPS
+from acga.models.i3d_weights import bn_settings_for_layout, read_i3d_weights
 
 PREFIX = "module.video_model.model."
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidShapeError
+from .i3d_net import build_mixed_4f
 
 __all__ = ["I3DMixed4fEncoder", "Small3DEncoder", "build_visual_backbone"]
 
@@ -30,8 +31,6 @@ class I3DMixed4fEncoder(nn.Module):
     def __init__(self, in_channels: int = 528, streams: int = 1, feature_size: int = 32,
                  bn_eps: float = 1e-3, bn_momentum: float = 0.01):
         super().__init__()
-        from .i3d import build_mixed_4f
-
         self.in_channels = in_channels
         self.feature_size = feature_size
         self.streams = nn.ModuleList(build_mixed_4f(bn_eps=bn_eps, bn_momentum=bn_momentum)

@@ -80,7 +80,8 @@ class ModelConfig:
     """The network. Defaults are the paper's configuration (Wang et al. 2019, section 3-4)."""
 
     name: str = "acga"
-    """Model family: ``acga``; baselines register further names in ``acga.models.MODELS``."""
+    """Model family: ``acga`` or a baseline; the names are the keys of ``acga.models.MODELS``,
+    checked when the model is built (:func:`acga.models.check_model_name`)."""
 
     # --- inputs -------------------------------------------------------------------------------
     num_words: int = 20

@@ -170,6 +170,28 @@ def test_unsupported_option_fails_with_valid_names(name, override, valid):
             build_model(cfg)
 
 
+def test_checkpoint_with_baseline_sizes_under_model_loads(tmp_path):
+    # a checkpoint written before the baseline: section existed stores its sizes under model:
+    from acga.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+    from acga.config import config_from_dict, config_to_dict
+
+    cfg = load_config("baselines/hu", SMALL)
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    old = config_to_dict(cfg)
+    old["model"].update(old.pop("baseline"))
+    path = save_checkpoint(tmp_path / "old.safetensors", model, config=old, include_rng=False)
+    ckpt = load_checkpoint(path)
+    restored = config_from_dict(ckpt.config, source=str(path))
+    assert restored == cfg
+    assert (restored.baseline.lstm_hidden, restored.baseline.classifier_width) == (10, 6)
+    again = build_model(restored).eval()
+    load_model_weights(again, ckpt)
+    visual, words, mask = _inputs(cfg)
+    with torch.no_grad():
+        torch.testing.assert_close(again(visual, words, mask)["final"], model(visual, words, mask)["final"])
+
+
 def test_unknown_model_name_lists_baselines():
     # the config loads (acga.config knows no model names); building it is refused
     cfg = load_config("baselines/hu", ["model.name=hu2016"])

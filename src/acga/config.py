@@ -166,7 +166,6 @@ class ModelConfig:
     that the tests and benchmarks compare against."""
 
 
-
 @dataclass(frozen=True)
 class BaselineConfig:
     """Sizes of the baselines' own layers (:mod:`acga.models.baselines`; ACGA ignores them).
@@ -385,7 +384,9 @@ def _upgrade_keys(data: Mapping[str, Any], source: str) -> Mapping[str, Any]:
         if parent is None or old_name not in parent:
             continue
         value = parent.pop(old_name)
-        target = out.setdefault(new_section, {})
+        if out.get(new_section) is None:  # absent, or an empty ``baseline:`` in YAML
+            out[new_section] = {}
+        target = out[new_section]
         if not isinstance(target, dict):
             continue  # build_dataclass reports the section that is not a mapping
         if new_name in target and target[new_name] != value:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import BaselineConfig, ModelConfig
 from .attention import (KeyWordAwareAttention, LanguageGuidedVisionAttention,
                         VisionGuidedLanguageAttention, masked_max)
 from .build import backbone_from_config
@@ -124,7 +124,7 @@ class ACGA(nn.Module):
         return out
 
 
-def build_acga(cfg: ModelConfig, baseline: object = None) -> ACGA:
+def build_acga(cfg: ModelConfig, baseline: BaselineConfig | None = None) -> ACGA:
     """ACGA from the ``model`` section (``baseline``, the baselines' sizes, is not read)."""
     return ACGA(cfg)
 

@@ -14,7 +14,7 @@ from PIL import Image
 from acga.data.records import normalize_query
 from acga.data.davis import index_davis, load_davis_mask, read_davis_expressions
 from acga.data.refvos import RefSample, jpeg_problem, read_palette_png
-from acga.data.synth_refvos import davis_palette, generate_davis, generate_ytvos
+from acga.data.synth import davis_palette, generate_davis, generate_ytvos
 from acga.data.ytvos import index_ytvos, load_ytvos_mask
 from acga.errors import DataError
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import DataError
 from .records import A2D_COPY_ID, DataReport, Sample, missing_frames_message, normalize_query
-from .release import read_text_table, release_entry, release_root
+from .release import csv_rows, read_text_table, release_entry, release_root
 
 __all__ = ["index_a2d", "load_a2d_mask", "read_a2d_h5", "write_a2d_h5"]
 
@@ -99,32 +99,22 @@ def _read_missed(path: Path) -> set[str]:
 def _read_annotations(path: Path, report: DataReport) -> dict[str, list[tuple[int, str]]]:
     """video -> [(instance id, query)] in file order; ``1 (copy)`` rows are dropped."""
     rows: dict[str, list[tuple[int, str]]] = {}
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:2]] != ["video_id", "instance_id"]:
-            raise DataError(f"{path} does not start with the header video_id,instance_id,query "
-                            f"(found {header!r}); is this a2d_annotation.txt?")
-        for line_no, row in enumerate(reader, start=2):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 3:
-                raise DataError(f"{path} line {line_no} has {len(row)} fields, expected "
-                                "video_id,instance_id,query")
-            video, inst_text = row[0].strip(), row[1].strip()
-            query = normalize_query(",".join(row[2:]))  # an unquoted comma splits the query
-            if inst_text == A2D_COPY_ID:
-                report.copy_rows_skipped += 1
-                continue
-            try:
-                inst_float = float(inst_text)
-            except ValueError:
-                raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not a "
-                                "number") from None
-            if inst_float != int(inst_float):
-                raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not an "
-                                "integer")
-            rows.setdefault(video, []).append((int(inst_float), query))
+    columns = ("video_id", "instance_id", "query")
+    for line_no, row in csv_rows(path, columns, "a2d_annotation.txt"):
+        video, inst_text = row[0].strip(), row[1].strip()
+        query = normalize_query(",".join(row[2:]))  # an unquoted comma splits the query
+        if inst_text == A2D_COPY_ID:
+            report.copy_rows_skipped += 1
+            continue
+        try:
+            inst_float = float(inst_text)
+        except ValueError:
+            raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not a "
+                            "number") from None
+        if inst_float != int(inst_float):
+            raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not an "
+                            "integer")
+        rows.setdefault(video, []).append((int(inst_float), query))
     return rows
 
 

@@ -26,7 +26,6 @@ ascending within a video.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -37,7 +36,7 @@ import numpy as np
 
 from ..errors import DataError
 from .records import DataReport, Sample, normalize_query
-from .release import read_text_table, release_entry, release_root
+from .release import csv_rows, read_text_table, release_entry, release_root
 
 __all__ = ["index_jhmdb", "load_jhmdb_mask", "read_puppet_mask", "write_puppet_mask",
            "uniform_frames"]
@@ -69,20 +68,8 @@ def _video_folders(top: Path) -> dict[str, Path]:
 
 
 def _read_annotations(path: Path) -> list[tuple[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:1]] != ["video_id"]:
-            raise DataError(f"{path} does not start with the header video_id,query (found "
-                            f"{header!r}); is this jhmdb_annotation.txt?")
-        rows = []
-        for line_no, row in enumerate(reader, start=2):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2:
-                raise DataError(f"{path} line {line_no} has {len(row)} fields, expected "
-                                "video_id,query")
-            rows.append((row[0].strip(), normalize_query(",".join(row[1:]))))
+    rows = [(row[0].strip(), normalize_query(",".join(row[1:])))
+            for _, row in csv_rows(path, ("video_id", "query"), "jhmdb_annotation.txt")]
     if not rows:
         raise DataError(f"{path} has a header but no rows (no video has a query); restore it "
                         "from the JHMDB-Sentences release")

@@ -1,15 +1,17 @@
 """What the A2D and JHMDB release readers (``a2d.py``, ``jhmdb.py``) share for finding and
-reading the released files: the root folder, a file or folder it must hold, a UTF-8 text table;
-each failure is one line naming the path and what to pass instead."""
+reading the released files: the root folder, a file or folder it must hold, a UTF-8 text table,
+the rows of a CSV file with a header. Each failure is one line naming the path and what to pass
+instead."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Iterator
 
 from ..errors import DataError
 
-__all__ = ["release_root", "release_entry", "read_text_table"]
+__all__ = ["release_root", "release_entry", "read_text_table", "csv_rows"]
 
 
 def release_root(root: str | Path, dataset: str, holding: str) -> Path:
@@ -44,3 +46,23 @@ def read_text_table(path: Path, reader, *args):
     except csv.Error as exc:  # NUL bytes and other binary content
         raise DataError(f"{path} is not a CSV text file ({exc}; the file is {file_kind(path)}); "
                         "restore the release's text file") from None
+
+
+def csv_rows(path: Path, columns: tuple[str, ...], name: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of the non-blank rows of the CSV file ``path`` (the release's
+    ``name``), whose header must start with ``columns`` but the last; the last column is free
+    text and may span several fields (an unquoted comma), so a row needs at least one field per
+    column."""
+    expected = ",".join(columns)
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:len(columns) - 1]] != list(columns[:-1]):
+            raise DataError(f"{path} does not start with the header {expected} (found "
+                            f"{header!r}); is this {name}?")
+        for line_no, row in enumerate(reader, start=2):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < len(columns):
+                raise DataError(f"{path} line {line_no} has {len(row)} fields, expected {expected}")
+            yield line_no, row

@@ -25,20 +25,20 @@ __all__ = ["META_NAME", "META_FORMAT", "STAGING_NAME", "FPS", "is_synth_output",
 META_NAME = "synth_meta.json"
 META_FORMAT = "acga-synth"
 STAGING_NAME = ".acga-synth-staging"
-FPS = 24
+FPS = 24  # frame rate of the MP4s and of videoset.csv's durations
 
-
+# what a generator owns in its output folder (replaced when it writes again)
 _OWNED = {
     "a2d": ("Release", "text_annotations", META_NAME),
     "jhmdb": ("jhmdb_annotation.txt", "Rename_Images", "puppet_mask", META_NAME),
-    # written by synth_refvos.py
+    # written by refvos.py
     "ytvos": ("train", "valid", "test", "meta_expressions", META_NAME),
     "davis": ("DAVIS", "davis_text_annotations", META_NAME),
 }
 
 
 def is_synth_output(folder: str | Path) -> str | None:
-    """The layout (``a2d``/``jhmdb``) of a synthetic benchmark already in ``folder``, else None.
+    """The layout (``a2d``, ``jhmdb``, ``ytvos``, ``davis``) of a synthetic benchmark already in ``folder``, else None.
 
     An interrupted generation (only the staging folder) counts as a previous output.
     """

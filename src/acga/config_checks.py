@@ -81,6 +81,9 @@ def validate(cfg: Config, source: str) -> None:
             fail(f"{key} = {value} must be a finite number")
     if t.batch_size < 1:
         fail(f"train.batch_size = {t.batch_size} must be >= 1")
+    if t.num_workers < 0:
+        fail(f"train.num_workers = {t.num_workers} must be >= 0 (0: load batches in the "
+             "training process)")
     if t.epochs < 1:
         fail(f"train.epochs = {t.epochs}: nothing would be trained; set train.epochs >= 1")
     if not 0 < t.lr_gamma <= 1:

@@ -194,46 +194,23 @@ def _random_i3d():
 # ----------------------------------------------------------------------------------- queries
 
 
-def prepare_queries(queries: Sequence[str], vectors, num_words: int
+def prepare_queries(queries: Sequence[str], vectors, num_words: int, word_dim: int | None = None
                     ) -> tuple[np.ndarray, np.ndarray, list[QueryInfo], list[str]]:
-    """Embed the queries; refuse empty ones, warn on truncation and unknown words.
+    """Embed the queries (:func:`acga.data.text.embed_queries`); refuse empty ones and word
+    vectors of another dimension than ``word_dim``; warn on truncation and unknown words.
 
     Returns:
         ``(words (Q, L, D) float32, word_mask (Q, L) bool, infos, warnings)``.
 
     Raises:
-        DataError: no query, an empty query, or a query without a single word.
+        DataError: no query, an empty query, a query without a single word, or a dimension that
+            is not ``word_dim``.
     """
-    from .data.text import embed_query, tokenize
+    from .data.text import embed_queries
 
-    if not queries:
-        raise DataError("no query given: pass the sentence to segment, e.g. \"the dog running\"")
-    words = np.zeros((len(queries), num_words, vectors.dim), np.float32)
-    mask = np.zeros((len(queries), num_words), bool)
-    infos, warnings = [], []
-    for i, query in enumerate(queries):
-        if not query or not query.strip():
-            raise DataError(f"query {i} is empty: give a sentence such as \"the dog running\"")
-        emb, n_tokens, oov = embed_query(query, vectors, num_words)
-        tokens = tokenize(query, vectors)
-        if n_tokens == 0:
-            raise DataError(f"query {i} {query!r} has no words (only punctuation or symbols): "
-                            "give a sentence such as \"the dog running\"")
-        kept = tokens[:num_words]
-        words[i], mask[i, :len(kept)] = emb, True
-        if n_tokens > num_words:
-            warnings.append(f"query {i} {query!r} has {n_tokens} words; the model reads "
-                            f"{num_words}: truncated after {kept[-1]!r} (dropped: "
-                            f"{' '.join(tokens[num_words:])})")
-        if oov and len(oov) == len(kept):
-            warnings.append(f"query {i} {query!r}: none of its words has a word vector "
-                            f"({vectors!r}); the model sees an empty sentence and the result is "
-                            "MEANINGLESS: rephrase it with common English words")
-        elif oov:
-            warnings.append(f"query {i} {query!r}: no word vector for {', '.join(map(repr, oov))} "
-                            "(treated as zero vectors)")
-        infos.append(QueryInfo(query, kept, n_tokens, oov))
-    return words, mask, infos, warnings
+    embedded = embed_queries(queries, vectors, num_words, word_dim=word_dim, require_words=True)
+    infos = [QueryInfo(r.text, r.tokens, r.n_tokens, r.oov) for r in embedded.reports]
+    return embedded.words, embedded.mask, infos, embedded.warnings
 
 
 # ------------------------------------------------------------------------------------- video
@@ -550,7 +527,7 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
         queries: one or more sentences (one mask folder and one overlay colour each).
         model: a model built from ``cfg`` with its weights loaded (:func:`load_segment_model`).
         cfg: the :class:`acga.config.Config` the model was built from.
-        vectors: word vectors (:func:`acga.data.text.load_word_vectors`) of ``cfg.model.word_dim``.
+        vectors: word vectors (:func:`acga.data.word_vectors.load_word_vectors`) of ``cfg.model.word_dim``.
         out_dir: output folder (created; in an earlier ``acga segment`` output, the files it
             wrote are replaced and other files are kept).
         every: run the model on every ``every``-th frame; other frames take the nearest mask.
@@ -576,11 +553,8 @@ def segment_video(video_path: str | os.PathLike, queries: Sequence[str], model: 
         raise DataError(f"--every {every} must be at least 1")
     if attention_frame is not None and attention_frame < 1:
         raise DataError(f"--attention-frame {attention_frame} must be a 1-based frame number >= 1")
-    if vectors.dim != m.word_dim:
-        raise DataError(f"word vectors {getattr(vectors, 'source', '')!r} have {vectors.dim} "
-                        f"dimensions but the model was trained with model.word_dim = {m.word_dim}; "
-                        "pass the word vectors it was trained with (--word-vectors)")
-    words_np, mask_np, infos, warnings = prepare_queries(list(queries), vectors, m.num_words)
+    words_np, mask_np, infos, warnings = prepare_queries(list(queries), vectors, m.num_words,
+                                                         m.word_dim)
     for w in warnings:
         log.warning("%s", w)
     device = next(model.parameters()).device

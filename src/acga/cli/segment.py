@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
 def _segment(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..data.text import candidate_words, load_word_vectors
+    from ..data.text import candidate_words
+    from ..data.word_vectors import load_word_vectors
     from ..segment import load_segment_model, segment_video
     from ..utils import resolve_device
 

@@ -24,9 +24,10 @@ from acga.ablate import SUITES, small_variant
 from acga.checkpoint import load_checkpoint, load_model_weights
 from acga.config import load_config
 from acga.data.dataset import build_dataset
-from acga.data.text import load_word_vectors
+from acga.data.word_vectors import load_word_vectors
 from acga.demo import shuffled_queries
-from acga.engine import _collate, evaluate
+from acga.engine import evaluate
+from acga.engine.training import collate
 from acga.models import build_model
 
 
@@ -35,7 +36,7 @@ def lgva_stats(model, dataset, samples: int) -> dict[str, float] | None:
     picks = list(range(0, len(dataset), max(1, len(dataset) // samples)))[:samples]
     peak, entropy, self_weight = [], [], []
     for i in range(0, len(picks), 8):
-        batch = _collate(dataset, picks[i:i + 8])
+        batch = collate([dataset[j] for j in picks[i:i + 8]])
         f_v = model.forward_visual(batch["visual"])
         _, _, weights = model.forward_attention(f_v, model.forward_text(batch["words"]),
                                                 batch["word_mask"])

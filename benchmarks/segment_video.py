@@ -82,7 +82,8 @@ def child(video: str, out: str, every: int, checkpoint: str | None, config: str 
     import torch
 
     from acga.config import load_config
-    from acga.data.text import candidate_words, load_word_vectors
+    from acga.data.text import candidate_words
+    from acga.data.word_vectors import load_word_vectors
     from acga.models import build_model
     from acga.segment import Segmenter, default_checkpoint, load_segment_model
 

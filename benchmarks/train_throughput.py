@@ -27,7 +27,7 @@ from acga.config import load_config
 from acga.data.dataset import SegmentationDataset, index_samples
 from acga.data.features import CacheSettings, FeatureCache
 from acga.data.synth import generate_a2d
-from acga.data.text import load_word_vectors
+from acga.data.word_vectors import load_word_vectors
 from acga.engine import fit
 from acga.utils import retain_freed_memory
 

@@ -24,7 +24,7 @@ def sleep_until_orphaned(pid_file: str) -> None:
     import os
     import time
 
-    from acga.engine import _exit_with_parent
+    from acga.engine.distributed import _exit_with_parent
 
     _exit_with_parent(poll_s=0.05)
     with open(pid_file, "w") as handle:

@@ -186,7 +186,7 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
                 log.info("%s: not run (not in --only) and not finished yet", label)
                 continue
             if vectors is None:
-                from .data.text import load_word_vectors
+                from .data.word_vectors import load_word_vectors
 
                 vectors = load_word_vectors(demo.data.word_vectors)
             seed_override = [] if train_seed is None else [f"train.seed={train_seed}"]

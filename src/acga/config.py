@@ -49,13 +49,12 @@ Head = Literal["S", "M", "L"]
 
 RETIRED_KEYS: dict[str, tuple[Any, ...] | None] = {
     "train.optimizer": ("adam",),
-    "train.num_workers": None,
     "data.hflip": None,
     "paper": None,
 }
 """Keys earlier acga versions had and wrote into every checkpoint's stored config, removed
 since because nothing read them: ``train.optimizer`` (training always used Adam, the only value
-ever allowed), ``train.num_workers`` (never used), ``data.hflip`` (the flip was never wired
+ever allowed), ``data.hflip`` (the flip was never wired
 into training) and ``paper`` (the published numbers a config reproduced; they live in
 :mod:`acga.paper_results` alone). A config that still holds one loads as before: the key is dropped with a debug
 log. The tuple lists the only values it may have (``None``: any); another value is a
@@ -205,6 +204,10 @@ class TrainConfig:
     measured the same speed as one with two threads (benchmarks/demo_train_speed.py); more cores
     may differ. Ignored on a GPU and under ``torchrun``; capped at the CPU count; it must divide
     ``batch_size``."""
+    num_workers: int = 0
+    """Processes that load the next batches while a step runs (``torch.utils.data.DataLoader``
+    workers, kept for the whole run); 0 loads each batch in the training process when the step
+    needs it. The batches and losses are the same for any value."""
     amp: Literal["none", "bf16", "fp16"] = "none"
     device: str = "auto"
     weight_decay: float = 0.0
@@ -505,6 +508,9 @@ def _validate(cfg: Config, source: str) -> None:
             fail(f"{key} = {value} must be a finite number")
     if t.batch_size < 1:
         fail(f"train.batch_size = {t.batch_size} must be >= 1")
+    if t.num_workers < 0:
+        fail(f"train.num_workers = {t.num_workers} must be >= 0 (0: load batches in the "
+             "training process)")
     if t.epochs < 1:
         fail(f"train.epochs = {t.epochs}: nothing would be trained; set train.epochs >= 1")
     if not 0 < t.lr_gamma <= 1:

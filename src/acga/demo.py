@@ -76,7 +76,7 @@ def run_demo(out: str | Path = "acga-demo", *, quick: bool = False, seed: int = 
              progress: bool = True, overrides: list[str] | None = None) -> DemoResult:
     from .data.dataset import build_dataset, index_samples
     from .data.synth import generate_a2d, generate_jhmdb
-    from .data.text import load_word_vectors
+    from .data.word_vectors import load_word_vectors
     from .engine import evaluate, fit_local
     from .models import build_model
     from .checkpoint import load_checkpoint, load_model_weights

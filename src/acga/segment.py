@@ -178,46 +178,23 @@ def _random_i3d():
 # ----------------------------------------------------------------------------------- queries
 
 
-def prepare_queries(queries: Sequence[str], vectors, num_words: int
+def prepare_queries(queries: Sequence[str], vectors, num_words: int, word_dim: int | None = None
                     ) -> tuple[np.ndarray, np.ndarray, list[QueryInfo], list[str]]:
-    """Embed the queries; refuse empty ones, warn on truncation and unknown words.
+    """Embed the queries (:func:`acga.data.text.embed_queries`); refuse empty ones and word
+    vectors of another dimension than ``word_dim``; warn on truncation and unknown words.
 
     Returns:
         ``(words (Q, L, D) float32, word_mask (Q, L) bool, infos, warnings)``.
 
     Raises:
-        DataError: no query, an empty query, or a query without a single word.
+        DataError: no query, an empty query, a query without a single word, or a dimension that
+            is not ``word_dim``.
     """
-    from .data.text import embed_query, tokenize
+    from .data.text import embed_queries
 
-    if not queries:
-        raise DataError("no query given: pass the sentence to segment, e.g. \"the dog running\"")
-    words = np.zeros((len(queries), num_words, vectors.dim), np.float32)
-    mask = np.zeros((len(queries), num_words), bool)
-    infos, warnings = [], []
-    for i, query in enumerate(queries):
-        if not query or not query.strip():
-            raise DataError(f"query {i} is empty: give a sentence such as \"the dog running\"")
-        emb, n_tokens, oov = embed_query(query, vectors, num_words)
-        tokens = tokenize(query, vectors)
-        if n_tokens == 0:
-            raise DataError(f"query {i} {query!r} has no words (only punctuation or symbols): "
-                            "give a sentence such as \"the dog running\"")
-        kept = tokens[:num_words]
-        words[i], mask[i, :len(kept)] = emb, True
-        if n_tokens > num_words:
-            warnings.append(f"query {i} {query!r} has {n_tokens} words; the model reads "
-                            f"{num_words}: truncated after {kept[-1]!r} (dropped: "
-                            f"{' '.join(tokens[num_words:])})")
-        if oov and len(oov) == len(kept):
-            warnings.append(f"query {i} {query!r}: none of its words has a word vector "
-                            f"({vectors!r}); the model sees an empty sentence and the result is "
-                            "MEANINGLESS: rephrase it with common English words")
-        elif oov:
-            warnings.append(f"query {i} {query!r}: no word vector for {', '.join(map(repr, oov))} "
-                            "(treated as zero vectors)")
-        infos.append(QueryInfo(query, kept, n_tokens, oov))
-    return words, mask, infos, warnings
+    embedded = embed_queries(queries, vectors, num_words, word_dim=word_dim, require_words=True)
+    infos = [QueryInfo(r.text, r.tokens, r.n_tokens, r.oov) for r in embedded.reports]
+    return embedded.words, embedded.mask, infos, embedded.warnings
 
 
 # ---------------------------------------------------------------------------------- the run
@@ -230,7 +207,8 @@ class Segmenter:
     Args:
         model: a model built from ``cfg`` with its weights loaded (:func:`load_segment_model`).
         cfg: the :class:`acga.config.Config` the model was built from.
-        vectors: word vectors (:func:`acga.data.text.load_word_vectors`) of ``cfg.model.word_dim``.
+        vectors: word vectors (:func:`acga.data.word_vectors.load_word_vectors`) of
+            ``cfg.model.word_dim``.
         i3d: for ``backbone: i3d_cached`` models, the I3D up to Mixed_4e (``None``: random
             weights, warned at each run: the masks are then meaningless).
         checkpoint: where the weights came from (said by the CLI).
@@ -253,7 +231,8 @@ class Segmenter:
         (``None``: those it was trained with) and the I3D from ``i3d_weights`` (models on I3D
         features; ignored, warned, for the others). ``queries``: read only the words these
         need (a 3 GB word2vec file then loads in seconds); other queries' words are unknown."""
-        from .data.text import candidate_words, load_word_vectors
+        from .data.text import candidate_words
+        from .data.word_vectors import load_word_vectors
 
         model, cfg, path = load_segment_model(checkpoint, device=device)
         source = word_vectors or cfg.data.word_vectors or "builtin"
@@ -295,12 +274,8 @@ class Segmenter:
             raise DataError(f"--every {every} must be at least 1")
         if attention_frame is not None and attention_frame < 1:
             raise DataError(f"--attention-frame {attention_frame} must be a 1-based frame number >= 1")
-        if self.vectors.dim != m.word_dim:
-            raise DataError(f"word vectors {getattr(self.vectors, 'source', '')!r} have "
-                            f"{self.vectors.dim} dimensions but the model was trained with "
-                            f"model.word_dim = {m.word_dim}; pass the word vectors it was trained "
-                            "with (--word-vectors)")
-        words, word_mask, infos, warnings = prepare_queries(list(queries), self.vectors, m.num_words)
+        words, word_mask, infos, warnings = prepare_queries(list(queries), self.vectors, m.num_words,
+                                                            m.word_dim)
         for w in warnings:
             log.warning("%s", w)
 

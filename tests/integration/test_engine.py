@@ -53,6 +53,72 @@ def test_schedule_and_batch_order_are_pure_functions():
     assert all(len(set(batch)) == 4 for batch in rb)
 
 
+def test_the_sampler_gives_each_process_its_slice_of_the_batch_order():
+    from acga.engine import BatchOrderSampler, DistInfo
+
+    cfg = load_config("demo", TINY + ["train.batch_size=4"])
+    order = batch_order(cfg, 10, 3)  # 2 global batches of 4 (10 // 4 steps)
+    ranks = [BatchOrderSampler(cfg, 10, DistInfo(rank, 2)) for rank in (0, 1)]
+    for sampler in ranks:
+        sampler.set_epoch(3)
+    assert len(ranks[0]) == 2
+    for step, (a, b) in enumerate(zip(*ranks)):  # rank 0 takes items 0, 2; rank 1 items 1, 3
+        assert a == order[step][0::2] and b == order[step][1::2] and len(a) == 2
+    ranks[0].set_epoch(3, first=1)  # a run resumed at step 1 of the epoch
+    assert list(ranks[0]) == [order[1][0::2]] and len(ranks[0]) == 1
+
+
+def _step_losses(out):
+    return [r["loss"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())
+            if r["kind"] == "step"]
+
+
+def test_loader_workers_train_as_the_training_process_does(tmp_path):
+    """train.num_workers=2, killed mid-epoch 2 and resumed, ends as one uninterrupted run
+    without workers: same losses step by step, same weights; no worker outlives fit."""
+    import multiprocessing
+
+    cfg = load_config("demo", TINY)
+    workers = load_config("demo", TINY + ["train.num_workers=2"])
+    data = TensorDataset(6, cfg)  # 3 steps per epoch
+    fit(cfg, data, tmp_path / "plain", progress=False)
+    fit(workers, data, tmp_path / "workers", progress=False, stop_after_steps=4)
+    assert multiprocessing.active_children() == []  # the stop mid-epoch ended the workers
+    fit(workers, data, tmp_path / "workers", progress=False, resume=True)
+    assert multiprocessing.active_children() == []
+    plain, loaded = _step_losses(tmp_path / "plain"), _step_losses(tmp_path / "workers")
+    assert len(plain) == 6 and loaded == pytest.approx(plain, rel=1e-6, abs=1e-6)
+    a = _weights(tmp_path / "plain" / "last.safetensors")
+    b = _weights(tmp_path / "workers" / "last.safetensors")
+    for key in a:
+        assert torch.allclose(a[key], b[key], rtol=0, atol=1e-6), key
+
+
+def test_a_sample_draws_no_random_numbers(tmp_path):
+    """Why workers may load samples: dataset[i] depends on i alone (no augmentation), so a
+    worker, with random states of its own, returns what the training process would."""
+    import random
+
+    import numpy as np
+
+    from acga.data.dataset import build_dataset
+    from fixtures_release import make_a2d_release
+
+    root = make_a2d_release(tmp_path, with_videos=True)
+    (root / "vectors.txt").write_text("".join(f"{w} {' '.join(['0.5'] * 6)}\n" for w in
+                                              ("a", "man", "dog", "the", "running", "cat")))
+    cfg = load_config("demo", TINY + [f"data.word_vectors={root / 'vectors.txt'}"])
+    dataset = build_dataset(cfg, "train", root=root)
+    states = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    first = [dataset[i] for i in range(len(dataset))]
+    assert torch.equal(torch.get_rng_state(), states[0])
+    assert np.array_equal(np.random.get_state()[1], states[1]) and random.getstate() == states[2]
+    torch.manual_seed(99), np.random.seed(99), random.seed(99)  # another worker's seeds
+    for i, item in enumerate(first):
+        again = dataset[i]
+        assert item.keys() == again.keys() and all(torch.equal(item[k], again[k]) for k in item)
+
+
 def test_checkpoint_round_trip_and_refusals(tmp_path):
     cfg = load_config("demo", TINY)
     model = build_model(cfg)

@@ -9,7 +9,7 @@ import pytest
 
 from fixtures_release import a2d_mask, make_a2d_release, rect
 
-from acga.data.a2d import index_a2d, load_a2d_mask, read_a2d_h5
+from acga.data.a2d import index_a2d, load_a2d_mask, read_a2d_h5, write_a2d_h5
 from acga.data.records import Sample
 from acga.errors import DataError
 
@@ -160,3 +160,32 @@ def test_missing_root_and_mask_folder(tmp_path):
 def test_bad_split(a2d_root):
     with pytest.raises(DataError, match="'val'"):
         index_a2d(a2d_root, "val")
+
+
+def test_written_h5_is_stored_as_released_and_reads_back(tmp_path):
+    """write_a2d_h5 stores what the release stores (float ids, transposed masks, boxes x1 y1
+    x2 y2) and read_a2d_h5 returns the masks unchanged; one instance drops the axis."""
+    import h5py
+
+    masks = np.zeros((2, 4, 6), np.uint8)  # (N, H, W)
+    masks[0, 1:3, 0:2] = 1  # rows 1-2, columns 0-1
+    masks[1, 0, 5] = 1
+    path = tmp_path / "v" / "00007.h5"
+    write_a2d_h5(path, [3, 0], masks)
+    with h5py.File(path, "r") as f:
+        assert f["instance"][()].dtype == np.float64 and f["instance"][()].tolist() == [3.0, 0.0]
+        assert f["reMask"].shape == (2, 6, 4)  # (N, W, H)
+        np.testing.assert_array_equal(f["reBBox"][()], [[0, 5], [1, 0], [1, 5], [2, 0]])
+    ids, back = read_a2d_h5(path)
+    assert ids == [3, 0]
+    np.testing.assert_array_equal(back, masks)
+
+    write_a2d_h5(tmp_path / "one.h5", [2], masks[:1])
+    with h5py.File(tmp_path / "one.h5", "r") as f:
+        assert f["reMask"].shape == (6, 4)  # (W, H)
+    ids, back = read_a2d_h5(tmp_path / "one.h5")
+    assert ids == [2]
+    np.testing.assert_array_equal(back, masks[:1])
+    # no timestamps: the same masks give the same bytes
+    write_a2d_h5(tmp_path / "again.h5", [3, 0], masks)
+    assert (tmp_path / "again.h5").read_bytes() == path.read_bytes()

@@ -108,7 +108,7 @@ def _fake_runs(monkeypatch, fail_at=None):
     import json
 
     import acga.ablate as ablate
-    import acga.data.text as text
+    import acga.data.word_vectors as word_vectors
     from acga.config import config_to_dict
 
     trained = []
@@ -125,7 +125,7 @@ def _fake_runs(monkeypatch, fail_at=None):
 
     monkeypatch.setattr(ablate, "_train_and_evaluate", fake)
     monkeypatch.setattr(ablate, "_ensure_synthetic_a2d", lambda root, demo, seed: None)
-    monkeypatch.setattr(text, "load_word_vectors", lambda path: None)
+    monkeypatch.setattr(word_vectors, "load_word_vectors", lambda path: None)
     return trained
 
 

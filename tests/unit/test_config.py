@@ -64,7 +64,6 @@ def _old_stored_config() -> dict:
     """A checkpoint's stored config as an earlier acga wrote it (with keys removed since)."""
     data = config_to_dict(load_config("demo_quick"))
     data["train"]["optimizer"] = "adam"
-    data["train"]["num_workers"] = 4
     data["data"]["hflip"] = False
     data["paper"] = {"row": "Baseline (RGB)", "params": 22749071, "metrics": {"mAP": 20.6}}
     return data
@@ -80,9 +79,21 @@ def test_retired_keys_of_old_checkpoints_are_dropped(caplog):
     assert cfg == load_config("demo_quick")
     dropped = {r.getMessage().split("retired key ")[1].split(" =")[0]
                for r in caplog.records if "retired key" in r.getMessage()}
-    assert dropped == {"train.optimizer", "train.num_workers", "data.hflip", "paper"}
+    assert dropped == {"train.optimizer", "data.hflip", "paper"}
     assert all(r.levelno == logging.DEBUG for r in caplog.records if "retired" in r.getMessage())
     assert "optimizer" not in config_to_dict(cfg)["train"]  # and they are not written again
+
+
+def test_num_workers_is_a_setting_again():
+    from acga.config import config_from_dict
+
+    # the key earlier checkpoints stored (when nothing read it) loads as a setting
+    data = config_to_dict(load_config("demo_quick"))
+    data["train"]["num_workers"] = 4
+    assert config_from_dict(data, source="old.safetensors").train.num_workers == 4
+    assert load_config("demo_quick").train.num_workers == 0
+    with pytest.raises(ConfigError, match=r"train.num_workers = -1 must be >= 0"):
+        load_config("demo_quick", ["train.num_workers=-1"])
 
 
 def test_retired_optimizer_other_than_adam_is_refused():

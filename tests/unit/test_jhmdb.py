@@ -10,7 +10,8 @@ import pytest
 
 from fixtures_release import jhmdb_mask, make_jhmdb_release, write_mttr_frame_list
 
-from acga.data.jhmdb import index_jhmdb, load_jhmdb_mask, uniform_frames
+from acga.data.jhmdb import (index_jhmdb, load_jhmdb_mask, read_puppet_mask, uniform_frames,
+                             write_puppet_mask)
 from acga.data.records import Sample
 from acga.errors import DataError
 
@@ -108,3 +109,20 @@ def test_missing_video_folder(tmp_path):
         index_jhmdb(root)
     samples, report = index_jhmdb(root, skip_bad=True)
     assert samples == EXPECTED_UNIFORM[:3] and len(report.bad_files) == 1
+
+
+def test_written_puppet_mask_reads_back_with_fixed_bytes(tmp_path):
+    import scipy.io
+
+    part = np.zeros((5, 7, 3), np.uint8)  # (H, W, T)
+    part[1:4, 2:5, 0] = 1
+    part[0, 0, 2] = 1
+    path = tmp_path / "run" / "v" / "puppet_mask.mat"
+    write_puppet_mask(path, part)
+    np.testing.assert_array_equal(read_puppet_mask(path), part)
+    # scipy, an independent reader, finds the same array under the release's name
+    np.testing.assert_array_equal(scipy.io.loadmat(str(path))["part_mask"], part)
+    # the header text is fixed (scipy writes the time there), so the bytes repeat
+    assert path.read_bytes()[:42] == b"MATLAB 5.0 MAT-file, written by acga synth"
+    write_puppet_mask(tmp_path / "again.mat", part)
+    assert (tmp_path / "again.mat").read_bytes() == path.read_bytes()

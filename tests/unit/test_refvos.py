@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from acga.data.a2d import normalize_query
+from acga.data.records import normalize_query
 from acga.data.davis import index_davis, load_davis_mask, read_davis_expressions
 from acga.data.refvos import RefSample, jpeg_problem, read_palette_png
-from acga.data.synth_refvos import davis_palette, generate_davis, generate_ytvos
+from acga.data.synth import davis_palette, generate_davis, generate_ytvos
 from acga.data.ytvos import index_ytvos, load_ytvos_mask
 from acga.errors import DataError
 

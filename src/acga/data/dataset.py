@@ -24,7 +24,7 @@ from ..config import Config
 from ..errors import DataError
 from .records import Sample
 
-__all__ = ["SegmentationDataset", "RandomSamples", "index_samples", "load_mask", "embed_queries"]
+__all__ = ["SegmentationDataset", "RandomSamples", "index_samples", "load_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -57,31 +57,15 @@ def load_mask(root: str | Path, sample: Sample) -> np.ndarray:
     return load_jhmdb_mask(root, sample)
 
 
-def embed_queries(queries: Sequence[str], vectors, num_words: int) -> tuple[np.ndarray, np.ndarray]:
-    """Embed every distinct query once: (N, L, D) float32 vectors and (N, L) bool masks.
+def _embed_queries(queries: Sequence[str], vectors, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """(N, L, D) word vectors and (N, L) masks of the distinct queries; one warning line counts
+    the truncated queries and the words without a vector."""
+    from .text import embed_queries
 
-    Queries over ``num_words`` tokens are truncated (one warning with the count); out-of-
-    vocabulary words get the vector store's treatment (zero by default) and are counted.
-    """
-    from .text import embed_query
-
-    out = np.zeros((len(queries), num_words, vectors.dim), dtype=np.float32)
-    masks = np.zeros((len(queries), num_words), dtype=bool)
-    truncated = oov_total = tokens_total = 0
-    for i, query in enumerate(queries):
-        emb, n_tokens, oov = embed_query(query, vectors, num_words)
-        out[i] = emb
-        masks[i, : min(n_tokens, num_words)] = True
-        truncated += n_tokens > num_words
-        oov_total += len(oov)
-        tokens_total += n_tokens
-    if truncated:
-        log.warning("%d of %d queries have more than %d words and were truncated",
-                    truncated, len(queries), num_words)
-    if oov_total:
-        log.warning("%d of %d query words are not in the word vectors (zero vectors)",
-                    oov_total, tokens_total)
-    return out, masks
+    embedded = embed_queries(queries, vectors, cfg.model.num_words, word_dim=cfg.model.word_dim)
+    if embedded.summary():
+        log.warning("%s", embedded.summary())
+    return embedded.words, embedded.mask
 
 
 class RandomSamples(Dataset):
@@ -115,7 +99,7 @@ class SegmentationDataset(Dataset):
         samples: the records, in the canonical order.
         root: the dataset release root.
         cfg: the experiment config (model sizes, data source).
-        vectors: word vectors (:func:`acga.data.text.load_word_vectors`).
+        vectors: word vectors (:func:`acga.data.word_vectors.load_word_vectors`).
         cache: a :class:`acga.data.features.FeatureCache` per stream (``source: cache``).
         preload: decode every clip once and keep it in memory (the small synthetic demo).
     """
@@ -133,7 +117,7 @@ class SegmentationDataset(Dataset):
                             "run `acga extract` and set data.cache")
         queries = sorted({s.query for s in self.samples})
         self._query_index = {q: i for i, q in enumerate(queries)}
-        self._words, self._word_masks = embed_queries(queries, vectors, cfg.model.num_words)
+        self._words, self._word_masks = _embed_queries(queries, vectors, cfg)
         self._preloaded: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if preload:
             self._preload()
@@ -210,7 +194,7 @@ class SegmentationDataset(Dataset):
         other.samples = [dataclasses.replace(s, query=q) for s, q in zip(self.samples, queries)]
         qs = sorted(set(queries))
         other._query_index = {q: i for i, q in enumerate(qs)}
-        other._words, other._word_masks = embed_queries(qs, vectors, self.cfg.model.num_words)
+        other._words, other._word_masks = _embed_queries(qs, vectors, self.cfg)
         return other
 
 
@@ -248,7 +232,8 @@ def build_dataset(cfg: Config, split: str | None, *, root: str | Path | None = N
                   dataset: str | None = None, vectors=None, preload: bool = False,
                   samples: Sequence[Sample] | None = None) -> SegmentationDataset:
     """The dataset of a config's split (``split`` None for JHMDB)."""
-    from .text import candidate_words, load_word_vectors
+    from .text import candidate_words
+    from .word_vectors import load_word_vectors
 
     dataset = dataset or cfg.data.dataset
     root = resolve_root(cfg, root, dataset)
@@ -259,8 +244,5 @@ def build_dataset(cfg: Config, split: str | None, *, root: str | Path | None = N
     if vectors is None:  # keep only the words these queries can ask for (GoogleNews is 3.6 GB)
         vectors = load_word_vectors(cfg.data.word_vectors,
                                     vocab=candidate_words(s.query for s in samples))
-    if vectors.dim != cfg.model.word_dim:
-        raise DataError(f"word vectors {cfg.data.word_vectors!r} have {vectors.dim} dimensions but "
-                        f"model.word_dim = {cfg.model.word_dim}; set model.word_dim={vectors.dim}")
     cache = open_caches(cfg, dataset) if cfg.data.source == "cache" else None
     return SegmentationDataset(samples, root, cfg, vectors, cache=cache, preload=preload)

@@ -41,8 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .a2d import DataReport, normalize_query
-from .refvos import BadFiles, RefSample, frame_number, jpeg_problem, object_mask, read_palette_png
+from .records import DataReport, normalize_query
+from .refvos import (BadFiles, RefSample, frame_number, jpeg_problem, object_mask, palette_counts,
+                     read_palette_png)
 
 __all__ = ["index_davis", "load_davis_mask", "davis_frame_path", "read_davis_expressions",
            "DAVIS_SETS", "DAVIS_SPLITS", "DavisExpression"]
@@ -222,13 +223,9 @@ def index_davis(root: str | Path, split: str = "val", *, sets: tuple[str, ...] =
             if not png.is_file():
                 bad(png, f"frame {jpg} has no annotation {png} (DAVIS-2017 annotates every frame)")
                 continue
-            try:
-                labels = read_palette_png(png)
-            except DataError as exc:
-                bad(png, str(exc))
-                continue
-            frames.append((number, labels.shape[0], labels.shape[1],
-                           np.bincount(labels.ravel(), minlength=256)))
+            counted = palette_counts(png, bad)
+            if counted is not None:
+                frames.append((number, *counted))
         if not frames:
             bad(frame_dir, f"video {vid} has no usable frame")
             continue

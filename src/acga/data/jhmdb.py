@@ -26,7 +26,7 @@ ascending within a video.
 
 from __future__ import annotations
 
-import csv
+import io
 import json
 import logging
 import re
@@ -35,36 +35,22 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .a2d import DataReport, normalize_query, read_text_table
-from .records import Sample
+from .records import DataReport, Sample, normalize_query
+from .release import csv_rows, read_text_table, release_entry, release_root
 
-__all__ = ["index_jhmdb", "load_jhmdb_mask", "read_puppet_mask", "uniform_frames"]
+__all__ = ["index_jhmdb", "load_jhmdb_mask", "read_puppet_mask", "write_puppet_mask",
+           "uniform_frames"]
 
 log = logging.getLogger(__name__)
 
 _PNG_NAME = re.compile(r"^(\d+)\.png$")
+_HOLDING = "jhmdb_annotation.txt, Rename_Images/ and puppet_mask/"
 
 
 def uniform_frames(num_usable: int) -> list[int]:
     """1-based frame numbers of the three "uniform" samples of a video with T usable frames:
     0-based floor((2i + 1) T / 6), i = 0, 1, 2 (duplicates removed when T < 3)."""
     return sorted({(2 * i + 1) * num_usable // 6 + 1 for i in range(3)})
-
-
-def _root(root: str | Path) -> Path:
-    root = Path(root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"JHMDB root {root} does not exist or is not a folder; pass the folder "
-                        "holding jhmdb_annotation.txt, Rename_Images/ and puppet_mask/")
-    return root
-
-
-def _need_dir(root: Path, name: str, what: str) -> Path:
-    path = root / name
-    if not path.is_dir():
-        raise DataError(f"JHMDB root {root} has no {name}/ ({what}); pass the folder holding "
-                        "jhmdb_annotation.txt, Rename_Images/ and puppet_mask/")
-    return path
 
 
 def _video_folders(top: Path) -> dict[str, Path]:
@@ -82,20 +68,8 @@ def _video_folders(top: Path) -> dict[str, Path]:
 
 
 def _read_annotations(path: Path) -> list[tuple[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:1]] != ["video_id"]:
-            raise DataError(f"{path} does not start with the header video_id,query (found "
-                            f"{header!r}); is this jhmdb_annotation.txt?")
-        rows = []
-        for line_no, row in enumerate(reader, start=2):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2:
-                raise DataError(f"{path} line {line_no} has {len(row)} fields, expected "
-                                "video_id,query")
-            rows.append((row[0].strip(), normalize_query(",".join(row[1:]))))
+    rows = [(row[0].strip(), normalize_query(",".join(row[1:])))
+            for _, row in csv_rows(path, ("video_id", "query"), "jhmdb_annotation.txt")]
     if not rows:
         raise DataError(f"{path} has a header but no rows (no video has a query); restore it "
                         "from the JHMDB-Sentences release")
@@ -130,6 +104,21 @@ def read_puppet_mask(path: str | Path) -> np.ndarray:
     if masks.ndim != 3:
         raise DataError(f"MAT file {path}: part_mask has shape {masks.shape}, expected (H, W, T)")
     return (masks != 0).astype(np.uint8)
+
+
+def write_puppet_mask(path: str | Path, part_mask: np.ndarray) -> None:
+    """Write ``{'part_mask': (H, W, T) uint8}`` as a MAT v5 file (what :func:`read_puppet_mask`
+    reads), with a fixed header text: scipy writes the creation time there, which would make
+    the bytes differ between runs. The synthetic benchmark (``acga.data.synth``) uses it."""
+    import scipy.io
+
+    path = Path(path)
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, {"part_mask": part_mask}, format="5", do_compression=True)
+    data = bytearray(buf.getvalue())
+    data[:116] = b"MATLAB 5.0 MAT-file, written by acga synth".ljust(116, b" ")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(data))
 
 
 def _read_mat73(path: Path) -> np.ndarray | None:
@@ -193,15 +182,14 @@ def index_jhmdb(root: str | Path, frames: str | Path = "uniform", *,
         skip_bad: skip (and report) videos whose MAT file is corrupt or whose files are
             missing, instead of raising.
     """
-    root = _root(root)
-    ann_path = root / "jhmdb_annotation.txt"
-    if not ann_path.is_file():
-        raise DataError(f"JHMDB root {root} has no jhmdb_annotation.txt (the queries: "
-                        "video_id,query); pass the folder holding jhmdb_annotation.txt, "
-                        "Rename_Images/ and puppet_mask/")
-    png_dirs = _video_folders(_need_dir(root, "Rename_Images", "the <action>/<video>/ frames"))
-    mask_dirs = _video_folders(_need_dir(root, "puppet_mask",
-                                         "the <action>/<video>/puppet_mask.mat masks"))
+    root = release_root(root, "JHMDB", _HOLDING)
+    ann_path = release_entry(root, "jhmdb_annotation.txt", "the queries: video_id,query",
+                             dataset="JHMDB", holding=_HOLDING)
+    png_dirs = _video_folders(release_entry(root, "Rename_Images", "the <action>/<video>/ frames",
+                                            dataset="JHMDB", holding=_HOLDING, folder=True))
+    mask_dirs = _video_folders(release_entry(root, "puppet_mask",
+                                             "the <action>/<video>/puppet_mask.mat masks",
+                                             dataset="JHMDB", holding=_HOLDING, folder=True))
     rows = read_text_table(ann_path, _read_annotations)
     report = DataReport(dataset="jhmdb", root=str(root), videos_listed=len(rows))
 

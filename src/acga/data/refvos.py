@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .a2d import DataReport
-from .records import Sample
+from .records import DataReport, Sample
 
-__all__ = ["RefSample", "read_palette_png", "jpeg_problem", "object_mask", "BadFiles",
+__all__ = ["RefSample", "read_palette_png", "palette_counts", "jpeg_problem", "object_mask",
+           "BadFiles",
            "frame_number", "expression_mask_path", "write_mask_png", "write_expression_masks"]
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,17 @@ def read_palette_png(path: str | Path) -> np.ndarray:
     except (OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"cannot read annotation {path}: {exc}") from None
     return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def palette_counts(path: Path, bad: "BadFiles") -> tuple[int, int, np.ndarray] | None:
+    """(height, width, pixel count of each palette index (256,)) of an annotation PNG, or None
+    once ``bad`` has been told why it cannot be read."""
+    try:
+        labels = read_palette_png(path)
+    except DataError as exc:
+        bad(path, str(exc))
+        return None
+    return labels.shape[0], labels.shape[1], np.bincount(labels.ravel(), minlength=256)
 
 
 def object_mask(labels: np.ndarray, obj_id: int) -> np.ndarray:

@@ -39,8 +39,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .a2d import DataReport, normalize_query
-from .refvos import BadFiles, RefSample, frame_number, jpeg_problem, object_mask, read_palette_png
+from .records import DataReport, normalize_query
+from .refvos import (BadFiles, RefSample, frame_number, jpeg_problem, object_mask, palette_counts,
+                     read_palette_png)
 
 __all__ = ["index_ytvos", "load_ytvos_mask", "ytvos_frame_path", "read_meta_expressions",
            "YTVOS_SPLITS"]
@@ -194,13 +195,9 @@ def index_ytvos(root: str | Path, split: str = "train", *,
             if not png.is_file():
                 counts["frames without annotation PNG"] += 1
                 continue
-            try:
-                labels = read_palette_png(png)
-            except DataError as exc:
-                bad(png, str(exc))
-                continue
-            frames.append((int(stem), labels.shape[0], labels.shape[1],
-                           np.bincount(labels.ravel(), minlength=256)))
+            counted = palette_counts(png, bad)
+            if counted is not None:
+                frames.append((int(stem), *counted))
         if not frames:
             bad(frame_dir, f"video {vid} has no usable frame")
             continue

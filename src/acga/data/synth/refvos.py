@@ -1,6 +1,6 @@
 """The synthetic benchmark in the Ref-YouTube-VOS and Ref-DAVIS17 release layouts, read back by
 ``ytvos.py`` and ``davis.py`` with no special case. The videos are those of the A2D twin
-(``synth.py``: sprites whose motion is their action, with sentences); what differs is the
+(``generators.py``: sprites whose motion is their action, with sentences); what differs is the
 layout, and the quirks of these releases, which every synthetic set holds on purpose:
 
 - non-contiguous object ids (every fourth video numbers its objects 1, 3, 4, ...);
@@ -38,8 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError
-from . import synth as S
+from ...errors import DataError
+from .generators import SynthSummary, check_count, frame_size
+from .output import META_FORMAT, commit_output, prepare_output
+from .render import render_video
+from .scene import Video, sample_a2d_video, video_id
+from .vocabulary import vocabulary_meta
 
 __all__ = ["generate_ytvos", "generate_davis", "davis_palette"]
 
@@ -86,7 +90,7 @@ def _write_palette_png(path: Path, labels: np.ndarray) -> None:
 
 @dataclasses.dataclass
 class _RefVideo:
-    spec: S._Video
+    spec: Video
     frames: np.ndarray  # (T, H, W, 3)
     labels: np.ndarray  # (T, H, W) object ids
     obj_ids: dict[int, int]  # instance -> object id
@@ -99,18 +103,18 @@ def _make_video(k: int, rng: np.random.Generator, frame: tuple[int, int],
     u = rng.random()
     kind = ("same_appearance" if u < distractors / 2 else
             "same_action" if u < distractors else "random")
-    spec = S._sample_a2d_video(rng, frame, kind)
+    spec = sample_a2d_video(rng, frame, kind)
     spec.num_frames = min(spec.num_frames, num_frames)
     H, W = frame
     insts = sorted(a.instance for a in spec.actors)
     noncontiguous = k % 4 == 1 and len(insts) > 1
     obj_ids = {i: i + 1 + (1 if noncontiguous and i >= 1 else 0) for i in insts}
-    frames, inst_labels = S._render(spec, H, W)
+    frames, inst_labels = render_video(spec, H, W)
     absent = None
     if k % 3 == 2 and len(insts) > 1:
         gone = insts[-1]
         without = dataclasses.replace(spec, actors=[a for a in spec.actors if a.instance != gone])
-        frames2, labels2 = S._render(without, H, W)
+        frames2, labels2 = render_video(without, H, W)
         cut = spec.num_frames - max(1, spec.num_frames // 4)
         frames[cut:], inst_labels[cut:] = frames2[cut:], labels2[cut:]
         absent = obj_ids[gone]
@@ -141,8 +145,8 @@ def _videos(seed: int, salt: int, videos: int, frame: tuple[int, int], num_frame
 def _meta(layout: str, seed: int, params: dict, samples: dict, vids: list[_RefVideo],
           names: list[str], splits: list[str]) -> dict[str, Any]:
     return {
-        "format": S._META_FORMAT, "version": 1, "layout": layout, "seed": int(seed),
-        "params": params, "vocabulary": S._vocabulary(), "samples": samples,
+        "format": META_FORMAT, "version": 1, "layout": layout, "seed": int(seed),
+        "params": params, "vocabulary": vocabulary_meta(), "samples": samples,
         "videos": [{"video": name, "split": split, "kind": v.spec.kind,
                     "frames": v.spec.num_frames,
                     "objects": {str(obj): {"class": a.actor, "action": a.action}
@@ -153,16 +157,27 @@ def _meta(layout: str, seed: int, params: dict, samples: dict, vids: list[_RefVi
     }
 
 
-def _check(videos: int, frames: int, distractors: float) -> None:
-    S._check_count("videos", videos, 1)
-    S._check_count("frames", frames, 2)
+def _start(layout: str, out: str | Path, salt: int, *, videos: int, seed: int, size: int,
+           frames: int, distractors: float,
+           force: bool) -> tuple[Path, Path, list[_RefVideo], dict[str, Any]]:
+    """Check the arguments, stage the output folder and draw the videos: ``(out, staging
+    folder, videos, the params of the meta file)``."""
+    check_count("videos", videos, 1)
+    check_count("frames", frames, 2)
     if not 0.0 <= distractors <= 1.0:
         raise DataError(f"distractors {distractors} must be a fraction in [0, 1]")
+    H, W = frame_size(size)
+    out = Path(out)
+    staging = prepare_output(out, layout, force)
+    vids = _videos(seed, salt, videos, (H, W), frames, distractors)
+    params = {"videos": videos, "size": int(size), "height": H, "width": W, "frames": frames,
+              "distractors": distractors}
+    return out, staging, vids, params
 
 
 def generate_ytvos(out: str | Path, *, videos: int = 20, seed: int = 0, size: int = 96,
                    frames: int = 12, distractors: float = 0.4,
-                   force: bool = False) -> S.SynthSummary:
+                   force: bool = False) -> SynthSummary:
     """Write the synthetic benchmark in the Ref-YouTube-VOS layout.
 
     Args:
@@ -176,15 +191,13 @@ def generate_ytvos(out: str | Path, *, videos: int = 20, seed: int = 0, size: in
         of train and valid as ``index_ytvos`` enumerates them.
     """
     t0 = time.perf_counter()
-    _check(videos, frames, distractors)
-    H, W = S._frame_size(size)
-    out = Path(out)
-    staging = S._prepare(out, "ytvos", force)
-    vids = _videos(seed, 0x5A7F, videos, (H, W), frames, distractors)
+    out, staging, vids, params = _start("ytvos", out, 0x5A7F, videos=videos, seed=seed,
+                                        size=size, frames=frames, distractors=distractors,
+                                        force=force)
     n_valid = max(1, round(videos * 0.2)) if videos >= 3 else 0
     n_test = max(1, round(videos * 0.1)) if videos >= 5 else 0
     splits = ["train"] * (videos - n_valid - n_test) + ["valid"] * n_valid + ["test"] * n_test
-    names = [f"{k:04d}{S._video_id(np.random.default_rng([seed, k]))[:6]}" for k in range(videos)]
+    names = [f"{k:04d}{video_id(np.random.default_rng([seed, k]))[:6]}" for k in range(videos)]
     metas: dict[str, dict] = {"train": {}, "valid": {}, "test": {}}
     objects: dict[str, dict] = {"train": {}, "valid": {}, "test": {}}
     samples = {"train": 0, "valid": 0}
@@ -219,18 +232,16 @@ def generate_ytvos(out: str | Path, *, videos: int = 20, seed: int = 0, size: in
             (staging / split).mkdir(parents=True, exist_ok=True)
             (staging / split / "meta.json").write_text(
                 json.dumps({"videos": objects[split]}, indent=1), encoding="utf-8")
-    params = {"videos": videos, "size": int(size), "height": H, "width": W, "frames": frames,
-              "distractors": distractors}
     return _publish("ytvos", out, staging, seed, params, samples, vids, names, splits, t0)
 
 
 def _publish(layout: str, out: Path, staging: Path, seed: int, params: dict, samples: int,
-             vids: list, names: list[str], splits: list[str], t0: float) -> S.SynthSummary:
+             vids: list, names: list[str], splits: list[str], t0: float) -> SynthSummary:
     """Move the staged set into ``out`` with its meta file; the summary of what was written."""
-    S._commit(out, staging, layout, _meta(layout, seed, params, samples, vids, names, splits))
+    commit_output(out, staging, layout, _meta(layout, seed, params, samples, vids, names, splits))
     kinds = {k: sum(v.spec.kind == k for v in vids)
              for k in ("random", "same_appearance", "same_action")}
-    summary = S.SynthSummary(layout, str(out), params["videos"], samples, 0, kinds,
+    summary = SynthSummary(layout, str(out), params["videos"], samples, 0, kinds,
                              params["height"], params["width"], round(time.perf_counter() - t0, 2))
     log.debug("%s", summary.line())
     return summary
@@ -243,7 +254,7 @@ def _davis_name(v: _RefVideo, k: int) -> str:
 
 def generate_davis(out: str | Path, *, videos: int = 12, seed: int = 0, size: int = 96,
                    frames: int = 16, distractors: float = 0.4,
-                   force: bool = False) -> S.SynthSummary:
+                   force: bool = False) -> SynthSummary:
     """Write the synthetic benchmark in the Ref-DAVIS17 layout (DAVIS-2017 trainval folders and
     the four expression files).
 
@@ -258,11 +269,9 @@ def generate_davis(out: str | Path, *, videos: int = 12, seed: int = 0, size: in
         over the four sets, per split, as ``index_davis`` enumerates them.
     """
     t0 = time.perf_counter()
-    _check(videos, frames, distractors)
-    H, W = S._frame_size(size)
-    out = Path(out)
-    staging = S._prepare(out, "davis", force)
-    vids = _videos(seed, 0xDA17, videos, (H, W), frames, distractors)
+    out, staging, vids, params = _start("davis", out, 0xDA17, videos=videos, seed=seed,
+                                        size=size, frames=frames, distractors=distractors,
+                                        force=force)
     n_val = max(1, round(videos / 3)) if videos >= 2 else 0
     splits = ["train"] * (videos - n_val) + ["val"] * n_val
     names = [_davis_name(v, k) for k, v in enumerate(vids)]
@@ -295,6 +304,4 @@ def generate_davis(out: str | Path, *, videos: int = 12, seed: int = 0, size: in
         encoding = "latin-1" if set_name.startswith("annot2") else "utf-8"
         (text_dir / f"Davis17_{set_name}.txt").write_bytes(
             ("\n".join(rows) + "\n").encode(encoding))
-    params = {"videos": videos, "size": int(size), "height": H, "width": W, "frames": frames,
-              "distractors": distractors}
     return _publish("davis", out, staging, seed, params, samples, vids, names, splits, t0)

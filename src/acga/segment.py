@@ -55,7 +55,6 @@ DEMO_DIR_ENV = "ACGA_DEMO_DIR"
 """Environment variable naming the `acga demo` output folder (default ``./acga-demo``)."""
 
 
-
 # ------------------------------------------------------------------------------------ results
 
 

@@ -352,3 +352,46 @@ def test_segmenter_load_owns_model_vectors_and_i3d(tiny, video20, tmp_path, capl
     assert sorted(a) == sorted(b) == list(range(1, 21))
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_i3d_features_model_without_weights_uses_the_random_i3d_and_says_so(tiny, tmp_path,
+                                                                           caplog):
+    """A model on I3D features: each window goes through the random I3D (warned at every run);
+    its masks are those of the model run by hand on each window's clip."""
+    from acga.data.transforms import letterbox
+    from acga.data.video import clip_indices
+    from acga.models.i3d import preprocess_rgb
+    from acga.postprocess import response_to_mask, undo_letterbox
+    from acga.segment import _random_i3d
+
+    _, _, vectors, _ = tiny
+    cfg = load_config("demo", ["model.backbone=i3d_cached", "model.visual_dim=832",
+                               "model.word_dim=6", "model.num_words=5", "model.clip_len=8",
+                               "model.input_size=32", "model.resolutions=[2,8,32]",
+                               "model.head_widths=[4,4,4]", "model.deconv_dims=[4,4]",
+                               "data.source=video"])
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    video = write_video(tmp_path / "v.mp4", n=5, h=24, w=32)
+    seg = Segmenter(model, cfg, vectors)
+    assert seg.random_i3d
+    for out in ("a", "b"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="acga.segment"):
+            r = seg.segment(video, ["the dog"], tmp_path / out, every=2, progress=False)
+        assert "RANDOMLY initialised I3D" in caplog.text and len(r.warnings) == 1
+    masks = read_masks(tmp_path / "a" / "masks" / "0")
+    assert masks.keys() == read_masks(tmp_path / "b" / "masks" / "0").keys()
+    with av.open(str(video)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]
+    i3d = _random_i3d()
+    words = torch.from_numpy(vectors.lookup(["the", "dog", "<pad>", "<pad>", "<pad>"]))[None]
+    words[0, 2:] = 0
+    mask = torch.tensor([[True, True, False, False, False]])
+    for frame in range(5):
+        centre = nearest_centre(frame, 2, 5)
+        clip = np.stack([letterbox(frames[i][None], 32)[0] for i in clip_indices(centre + 1, 8, 5)])
+        with torch.no_grad():
+            response = model(i3d(preprocess_rgb(clip)[None]), words, mask)["final"]
+        expected = undo_letterbox(response_to_mask(response)[:, 0].numpy(), 24, 32)[0]
+        np.testing.assert_array_equal(masks[frame + 1], expected.astype(np.uint8) * 255)

@@ -85,7 +85,7 @@ def child(video: str, out: str, every: int, checkpoint: str | None, config: str 
     from acga.data.text import candidate_words
     from acga.data.word_vectors import load_word_vectors
     from acga.models import build_model
-    from acga.segment import default_checkpoint, load_segment_model, segment_video
+    from acga.segment import Segmenter, default_checkpoint, load_segment_model
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
@@ -102,7 +102,7 @@ def child(video: str, out: str, every: int, checkpoint: str | None, config: str 
     vectors = load_word_vectors("builtin", vocab=candidate_words([QUERY]))
     rss_ready = vm_rss_mib()
     t0 = time.perf_counter()
-    r = segment_video(video, [QUERY], model, cfg, vectors, out, every=every, progress=False)
+    r = Segmenter(model, cfg, vectors).segment(video, [QUERY], out, every=every, progress=False)
     seconds = time.perf_counter() - t0
     return {"frames": r.num_frames, "windows": r.windows, "seconds": round(seconds, 2),
             "frames_per_s": round(r.num_frames / seconds, 2),

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
 from functools import partial
 from pathlib import Path
@@ -134,18 +132,14 @@ def _ensure_synthetic_a2d(root: Path, demo: Config, seed: int) -> None:
 
     if (root / "synth_meta.json").exists():
         return
-    from .runsafety import remove_stale_temporaries
+    from .staging import StagedFolder
 
-    remove_stale_temporaries(root.parent, beside=root.name)  # of a run that was killed
-    tmp = root.with_name(f".{root.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    generate_a2d(tmp, videos=demo.synth.videos, seed=seed, size=demo.synth.size)
-    try:
-        os.rename(tmp, root)
-    except OSError:
-        if not (root / "synth_meta.json").exists():
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)  # another process finished first
+    # a killed run's temporaries are removed; a folder that is already there is not refused:
+    # the rename fails unless it is empty, and only a finished one (its meta) is accepted
+    with StagedFolder(root, marker="synth_meta.json", what="`acga ablate`", replace="first",
+                      allow_foreign=True) as staged:
+        generate_a2d(staged.tmp, videos=demo.synth.videos, seed=seed, size=demo.synth.size)
+        staged.publish()
 
 
 def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0,

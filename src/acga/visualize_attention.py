@@ -11,13 +11,19 @@
 Cells live on the r1 x r1 feature grid of the letterboxed S x S input; :func:`pick_regions` maps
 them back to the original frame by the inverse of the centred letterbox. matplotlib is used
 through its object API on the Agg canvas (no pyplot, no global state).
+
+:class:`AttentionPicker` chooses, while a video is segmented window by window, the window to
+draw per query (the most confident response, or the one nearest a frame asked for) and writes
+both figures of its choice.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
@@ -26,7 +32,7 @@ from .data.transforms import letterbox_geometry, unletterbox_mask
 from .errors import InvalidShapeError
 
 __all__ = ["Region", "pick_regions", "draw_word_attention", "draw_pixel_attention",
-           "REGION_COLORS"]
+           "REGION_COLORS", "AttentionPicker"]
 
 REGION_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231")
 """Box and bar colours of the regions, in order (top response, second, background)."""
@@ -198,3 +204,98 @@ def draw_pixel_attention(frame: np.ndarray, att_row: np.ndarray, point: Region, 
     cbar.ax.tick_params(labelsize=7)
     fig.subplots_adjust(left=0.02, right=0.9, top=0.88, bottom=0.02)
     return _figure_to_image(fig)
+
+
+class _Pick:
+    """The window chosen so far for one query, with what the figures need."""
+
+    def __init__(self):
+        self.score = -math.inf
+        self.data: dict[str, Any] | None = None
+
+
+class AttentionPicker:
+    """Per query, the window whose attention to draw, chosen as windows are run.
+
+    Args:
+        num_queries: Q.
+        wanted_centre: the window centre (0-based frame) nearest the frame asked for; ``None``:
+            the window whose response peak is highest, per query.
+    """
+
+    def __init__(self, num_queries: int, wanted_centre: int | None = None):
+        self.picks = [_Pick() for _ in range(num_queries)]
+        self.wanted_centre = wanted_centre
+
+    def consider(self, centre: int, rgb: np.ndarray, out: dict, response) -> None:
+        """Keep window ``centre`` for the queries it scores best for so far.
+
+        Args:
+            rgb: the window's centre frame (H, W, 3) uint8 as shown.
+            out: the model's output dict (``att_words`` (Q, r1*r1, L), ``att_pixels``
+                (Q, r1*r1, r1*r1) when it has them).
+            response: (Q, 1, S, S) torch logits.
+        """
+        import torch
+
+        prob = torch.sigmoid(response[:, 0])  # (Q, S, S)
+        for q, pick in enumerate(self.picks):
+            if self.wanted_centre is not None:
+                score = -abs(centre - self.wanted_centre)
+            else:
+                score = float(prob[q].max())
+            if score <= pick.score:
+                continue
+            pick.score = score
+            pick.data = {
+                "frame": centre, "rgb": rgb.copy(), "prob": prob[q].cpu().numpy(),
+                "att_words": (out["att_words"][q].float().cpu().numpy()
+                              if "att_words" in out else None),
+                "att_pixels": (out["att_pixels"][q].float().cpu().numpy()
+                               if "att_pixels" in out else None)}
+
+    def frame(self, q: int = 0) -> int | None:
+        """The 0-based frame chosen for query ``q`` (None before any window)."""
+        data = self.picks[q].data if self.picks else None
+        return None if data is None else data["frame"]
+
+    def write(self, folder: Path, texts: Sequence[str], tokens: Sequence[Sequence[str]], *,
+              num_words: int, r1: int, input_size: int, height: int, width: int,
+              model: str) -> tuple[list[str], list[str]]:
+        """Draw ``folder/q<i>_words.png`` and ``q<i>_pixels.png`` of every query.
+
+        Args:
+            texts, tokens: each query's sentence and embedded tokens (padded with ``<0s>`` to
+                ``num_words``).
+            r1: the attention grid side; input_size: S; height, width: the frame as shown.
+            model: how warnings name the model (``"model 'x' (config)"``).
+
+        Returns:
+            (file names written, warnings: one per figure the model cannot draw).
+        """
+        folder.mkdir()
+        names: list[str] = []
+        warnings: list[str] = []
+        for q, (pick, text, toks) in enumerate(zip(self.picks, texts, tokens)):
+            d = pick.data
+            if d is None:
+                continue
+            toks = list(toks) + ["<0s>"] * (num_words - len(toks))
+            regions = pick_regions(d["prob"], r1, height, width)
+            title = f"{text}  (frame {d['frame'] + 1})"
+            if d["att_words"] is not None:
+                image = draw_word_attention(d["rgb"], regions, d["att_words"], toks, title,
+                                            input_size)
+                names.append(f"q{q}_words.png")
+                image.save(folder / names[-1])
+            else:
+                warnings.append(f"{model} has no VGLA word attention: q{q}_words.png not drawn")
+            if d["att_pixels"] is not None:
+                point = regions[0]
+                image = draw_pixel_attention(d["rgb"], d["att_pixels"][point.cell], point, title,
+                                             r1, input_size)
+                names.append(f"q{q}_pixels.png")
+                image.save(folder / names[-1])
+            else:
+                warnings.append(f"{model} has no LGVA pixel attention: q{q}_pixels.png not drawn")
+        return names, warnings

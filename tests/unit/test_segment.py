@@ -1,4 +1,4 @@
-"""`acga.segment.segment_video` on tiny videos with a tiny model: outputs, sizes, the --every
+"""`acga.segment.Segmenter.segment` on tiny videos with a tiny model: outputs, sizes, the --every
 fill, streaming memory, rotation, variable frame rate, and every bad input leaving no output."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from acga.config import config_to_dict, load_config
 from acga.data.word_vectors import WordVectors
 from acga.errors import CheckpointError, DataError
 from acga.models import build_model
-from acga.segment import (default_checkpoint, load_segment_model, nearest_centre,
-                          segment_video)
+from acga.segment import Segmenter, default_checkpoint, load_segment_model
+from acga.sliding_window import nearest_centre
 from acga.visualize_attention import pick_regions
 
 TINY = ["model.backbone=small3d", "model.visual_dim=8", "model.small3d_widths=[4,8]",
@@ -100,10 +100,10 @@ def test_nearest_centre():
 
 def test_segment_outputs_and_every_fill(tiny, video20, tmp_path):
     model, cfg, vectors, _ = tiny
-    full = segment_video(video20, ["the dog running"], model, cfg, vectors, tmp_path / "k1",
-                         every=1, progress=False)
-    res = segment_video(video20, ["the dog running", "the ball"], model, cfg, vectors,
-                        tmp_path / "k3", every=3, progress=False)
+    seg = Segmenter(model, cfg, vectors)
+    full = seg.segment(video20, ["the dog running"], tmp_path / "k1", every=1, progress=False)
+    res = seg.segment(video20, ["the dog running", "the ball"], tmp_path / "k3", every=3,
+                      progress=False)
     assert (full.num_frames, full.windows) == (20, 20)
     assert (res.num_frames, res.height, res.width, res.windows) == (20, 48, 64, 7)
     for q in range(2):
@@ -133,8 +133,8 @@ def test_streaming_memory_is_bounded(tiny, tmp_path):
     peaks = []
     for video in (short, long):
         for every in (1, 4):
-            r = segment_video(video, ["dog"], model, cfg, vectors, tmp_path / f"o{video.stem}{every}",
-                              every=every, progress=False)
+            r = Segmenter(model, cfg, vectors).segment(
+                video, ["dog"], tmp_path / f"o{video.stem}{every}", every=every, progress=False)
             assert r.peak_frames_held <= cfg.model.clip_len + every + 1
             peaks.append(r.peak_frames_held)
     assert peaks[2:] == peaks[:2]  # 90 frames hold no more than 12
@@ -143,7 +143,7 @@ def test_streaming_memory_is_bounded(tiny, tmp_path):
 def test_rotation_and_odd_size(tiny, tmp_path):
     model, cfg, vectors, _ = tiny
     video = write_video(tmp_path / "phone.mp4", n=7, h=31, w=45, rotation=-90)
-    r = segment_video(video, ["the dog"], model, cfg, vectors, tmp_path / "out", progress=False)
+    r = Segmenter(model, cfg, vectors).segment(video, ["the dog"], tmp_path / "out", progress=False)
     assert (r.height, r.width, r.rotation) == (45, 31, -90)  # shown upright: portrait
     masks = read_masks(tmp_path / "out" / "masks" / "0")
     assert len(masks) == 7 and all(m.shape == (45, 31) for m in masks.values())
@@ -154,7 +154,7 @@ def test_rotation_and_odd_size(tiny, tmp_path):
 def test_variable_frame_rate_keeps_timestamps(tiny, tmp_path):
     model, cfg, vectors, _ = tiny
     video = write_video(tmp_path / "vfr.mp4", n=8, h=16, w=16, vfr=True)
-    segment_video(video, ["dog"], model, cfg, vectors, tmp_path / "out", every=2, progress=False)
+    Segmenter(model, cfg, vectors).segment(video, ["dog"], tmp_path / "out", every=2, progress=False)
     times = [t for _, _, t in decode_frames(tmp_path / "out" / "overlay.mp4")]
     assert times == pytest.approx([0.0, 0.15, 0.2, 0.35, 0.4, 0.55, 0.6, 0.75], abs=2e-3)
     rows = (tmp_path / "out" / "frames.csv").read_text().splitlines()[1:]
@@ -164,8 +164,8 @@ def test_variable_frame_rate_keeps_timestamps(tiny, tmp_path):
 def test_attention_figures(tiny, tmp_path):
     model, cfg, vectors, _ = tiny
     video = write_video(tmp_path / "v.mp4", n=5, h=24, w=32)
-    r = segment_video(video, ["the dog running"], model, cfg, vectors, tmp_path / "out",
-                      attention=True, progress=False, attention_frame=3)
+    r = Segmenter(model, cfg, vectors).segment(video, ["the dog running"], tmp_path / "out",
+                                               attention=True, progress=False, attention_frame=3)
     names = sorted(p.name for p in r.attention)
     assert names == ["q0_pixels.png", "q0_words.png"]
     for p in r.attention:
@@ -182,8 +182,8 @@ def test_every_attention_warning_of_every_query_is_logged(tiny, tmp_path, caplog
     video = write_video(tmp_path / "v.mp4", n=5, h=24, w=32)
     queries = ["the dog running", "the ball", "dog left"]
     with caplog.at_level(logging.WARNING, logger="acga.segment"):
-        r = segment_video(video, queries, model, cfg, vectors, tmp_path / "out",
-                          attention=True, progress=False)
+        r = Segmenter(model, cfg, vectors).segment(video, queries, tmp_path / "out",
+                                                   attention=True, progress=False)
     assert r.attention == []
     expected = [f"has no {kind} attention: q{q}_{name}.png not drawn"
                 for q in range(3) for kind, name in (("VGLA word", "words"), ("LGVA pixel", "pixels"))]
@@ -199,7 +199,8 @@ def test_every_attention_warning_of_every_query_is_logged(tiny, tmp_path, caplog
 def test_progress_into_a_file_is_one_line(tiny, video20, tmp_path, capfd, caplog):
     model, cfg, vectors, _ = tiny
     with caplog.at_level(logging.INFO, logger="acga.progress"):
-        segment_video(video20, ["the dog"], model, cfg, vectors, tmp_path / "out", progress=True)
+        Segmenter(model, cfg, vectors).segment(video20, ["the dog"], tmp_path / "out",
+                                               progress=True)
     err = capfd.readouterr().err
     assert "\r" not in err and len(err) < 500  # tqdm would redraw once per frame
     lines = [r.getMessage() for r in caplog.records if r.name == "acga.progress"]
@@ -227,7 +228,7 @@ def _assert_no_output(parent: Path, name: str = "out") -> None:
 def test_empty_queries_are_refused(tiny, video20, tmp_path, query, match):
     model, cfg, vectors, _ = tiny
     with pytest.raises(DataError, match=match):
-        segment_video(video20, [query], model, cfg, vectors, tmp_path / "out", progress=False)
+        Segmenter(model, cfg, vectors).segment(video20, [query], tmp_path / "out", progress=False)
     _assert_no_output(tmp_path)
 
 
@@ -236,9 +237,10 @@ def test_not_a_video(tiny, tmp_path):
     bad = tmp_path / "notes.mp4"
     bad.write_text("this is not a video\n" * 20)
     with pytest.raises(DataError, match="notes.mp4"):
-        segment_video(bad, ["dog"], model, cfg, vectors, tmp_path / "out", progress=False)
+        Segmenter(model, cfg, vectors).segment(bad, ["dog"], tmp_path / "out", progress=False)
     with pytest.raises(DataError, match="does not exist"):
-        segment_video(tmp_path / "missing.mp4", ["dog"], model, cfg, vectors, tmp_path / "out")
+        Segmenter(model, cfg, vectors).segment(tmp_path / "missing.mp4", ["dog"],
+                                               tmp_path / "out")
     _assert_no_output(tmp_path)
 
 
@@ -251,15 +253,16 @@ def test_zero_frame_video(tiny, tmp_path):
     c.start_encoding()
     c.close()
     with pytest.raises(DataError, match="no frames"):
-        segment_video(video, ["dog"], model, cfg, vectors, tmp_path / "out", progress=False)
+        Segmenter(model, cfg, vectors).segment(video, ["dog"], tmp_path / "out", progress=False)
     _assert_no_output(tmp_path)
 
 
 def test_unknown_words_and_truncation_warn(tiny, video20, tmp_path, caplog):
     model, cfg, vectors, _ = tiny
     with caplog.at_level(logging.WARNING, logger="acga.segment"):
-        r = segment_video(video20, ["zyxw qqqq", "the dog running left the ball dog"], model, cfg,
-                          vectors, tmp_path / "out", every=5, progress=False)
+        r = Segmenter(model, cfg, vectors).segment(
+            video20, ["zyxw qqqq", "the dog running left the ball dog"], tmp_path / "out",
+            every=5, progress=False)
     text = caplog.text
     assert "MEANINGLESS" in text and "zyxw" in text
     assert "has 7 words" in text and "truncated" in text
@@ -271,22 +274,23 @@ def test_word_dim_mismatch_and_foreign_out_dir(tiny, video20, tmp_path):
     model, cfg, _, _ = tiny
     wrong = WordVectors(["dog"], np.ones((1, 3), np.float32))
     with pytest.raises(DataError, match="word_dim = 6"):
-        segment_video(video20, ["dog"], model, cfg, wrong, tmp_path / "out", progress=False)
+        Segmenter(model, cfg, wrong).segment(video20, ["dog"], tmp_path / "out", progress=False)
     _assert_no_output(tmp_path)
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "thesis.tex").write_text("precious")
     _, _, vectors, _ = tiny
     with pytest.raises(DataError, match="not an `acga segment` output"):
-        segment_video(video20, ["dog"], model, cfg, vectors, mine, progress=False)
+        Segmenter(model, cfg, vectors).segment(video20, ["dog"], mine, progress=False)
     assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
 
 
 def test_rerun_replaces_previous_output(tiny, tmp_path):
     model, cfg, vectors, _ = tiny
     video = write_video(tmp_path / "v.mp4", n=4, h=16, w=16)
-    segment_video(video, ["dog", "ball"], model, cfg, vectors, tmp_path / "out", progress=False)
-    segment_video(video, ["dog"], model, cfg, vectors, tmp_path / "out", progress=False)
+    seg = Segmenter(model, cfg, vectors)
+    seg.segment(video, ["dog", "ball"], tmp_path / "out", progress=False)
+    seg.segment(video, ["dog"], tmp_path / "out", progress=False)
     assert sorted(p.name for p in (tmp_path / "out" / "masks").iterdir()) == ["0"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -325,3 +329,69 @@ def test_load_segment_model(tiny, tmp_path, monkeypatch):
     (tmp_path / "demo" / "run").mkdir(parents=True)
     (tmp_path / "demo" / "run" / "last.safetensors").write_bytes(path.read_bytes())
     assert load_segment_model(None)[2] == tmp_path / "demo" / "run" / "last.safetensors"
+
+
+def test_segmenter_load_owns_model_vectors_and_i3d(tiny, video20, tmp_path, caplog):
+    model, cfg, vectors, path = tiny
+    # every digit of each float32, so the file's vectors are the fixture's exactly
+    lines = [w + " " + " ".join(repr(float(v)) for v in vectors.vector(w)) for w in vectors.words]
+    (tmp_path / "vectors.txt").write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING, logger="acga.segment"):
+        seg = Segmenter.load(path, tmp_path / "vectors.txt", tmp_path / "no_such_i3d.pt", "cpu",
+                             queries=["the dog"])
+    assert "--i3d-weights ignored: the model (backbone small3d) reads pixels directly" in caplog.text
+    assert seg.checkpoint == path and seg.i3d is None and not seg.random_i3d
+    assert sorted(seg.vectors.words) == ["dog", "the"]  # only the words the queries need
+    for a, b in zip(seg.model.state_dict().values(), model.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    # the loaded segmenter computes what the one built from the pieces computes
+    seg.segment(video20, ["the dog"], tmp_path / "a", every=4, progress=False)
+    Segmenter(model, cfg, vectors).segment(video20, ["the dog"], tmp_path / "b", every=4,
+                                           progress=False)
+    a, b = read_masks(tmp_path / "a" / "masks" / "0"), read_masks(tmp_path / "b" / "masks" / "0")
+    assert sorted(a) == sorted(b) == list(range(1, 21))
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_i3d_features_model_without_weights_uses_the_random_i3d_and_says_so(tiny, tmp_path,
+                                                                           caplog):
+    """A model on I3D features: each window goes through the random I3D (warned at every run);
+    its masks are those of the model run by hand on each window's clip."""
+    from acga.data.transforms import letterbox
+    from acga.data.video import clip_indices
+    from acga.models.i3d import preprocess_rgb
+    from acga.postprocess import response_to_mask, undo_letterbox
+    from acga.segment import _random_i3d
+
+    _, _, vectors, _ = tiny
+    cfg = load_config("demo", ["model.backbone=i3d_cached", "model.visual_dim=832",
+                               "model.word_dim=6", "model.num_words=5", "model.clip_len=8",
+                               "model.input_size=32", "model.resolutions=[2,8,32]",
+                               "model.head_widths=[4,4,4]", "model.deconv_dims=[4,4]",
+                               "data.source=video"])
+    torch.manual_seed(0)
+    model = build_model(cfg).eval()
+    video = write_video(tmp_path / "v.mp4", n=5, h=24, w=32)
+    seg = Segmenter(model, cfg, vectors)
+    assert seg.random_i3d
+    for out in ("a", "b"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="acga.segment"):
+            r = seg.segment(video, ["the dog"], tmp_path / out, every=2, progress=False)
+        assert "RANDOMLY initialised I3D" in caplog.text and len(r.warnings) == 1
+    masks = read_masks(tmp_path / "a" / "masks" / "0")
+    assert masks.keys() == read_masks(tmp_path / "b" / "masks" / "0").keys()
+    with av.open(str(video)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]
+    i3d = _random_i3d()
+    words = torch.from_numpy(vectors.lookup(["the", "dog", "<pad>", "<pad>", "<pad>"]))[None]
+    words[0, 2:] = 0
+    mask = torch.tensor([[True, True, False, False, False]])
+    for frame in range(5):
+        centre = nearest_centre(frame, 2, 5)
+        clip = np.stack([letterbox(frames[i][None], 32)[0] for i in clip_indices(centre + 1, 8, 5)])
+        with torch.no_grad():
+            response = model(i3d(preprocess_rgb(clip)[None]), words, mask)["final"]
+        expected = undo_letterbox(response_to_mask(response)[:, 0].numpy(), 24, 32)[0]
+        np.testing.assert_array_equal(masks[frame + 1], expected.astype(np.uint8) * 255)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 COMMAND = "segment"
@@ -39,9 +38,6 @@ examples:
       --i3d-weights rgb_imagenet.pt --word-vectors GoogleNews-vectors-negative300.bin
 """
 
-log = logging.getLogger(__name__)
-
-
 def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("video", metavar="VIDEO", help="a video file (mp4, mov, avi, mkv, webm, ...)")
     parser.add_argument("query", metavar="QUERY", help="the sentence to segment")
@@ -76,9 +72,10 @@ def _named_after(exc: OSError, out) -> OSError:
     one naming no file (a full disk) is reported for OUT, the folder the user named."""
     import os
 
+    from ..staging import temporary_prefix
+
     name = str(exc.filename) if exc.filename is not None else None
-    hidden = str(out.parent / f".{out.name}.tmp-")
-    if exc.errno is None or (name is not None and not name.startswith(hidden)):
+    if exc.errno is None or (name is not None and not name.startswith(temporary_prefix(out))):
         return exc
     return type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(out))
 
@@ -93,33 +90,22 @@ def run(args: argparse.Namespace) -> int:
 def _segment(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..data.text import candidate_words
-    from ..data.word_vectors import load_word_vectors
-    from ..segment import load_segment_model, segment_video
+    from ..segment import Segmenter
     from ..utils import resolve_device
 
     queries = [args.query, *args.more_queries]
     device = str(resolve_device(args.device, "--device"))
-    model, cfg, ckpt_path = load_segment_model(args.checkpoint, device=device)
+    segmenter = Segmenter.load(args.checkpoint, args.word_vectors, args.i3d_weights, device,
+                               queries=queries)
     if args.checkpoint is None:
-        print(f"acga segment: no --checkpoint given, using the `acga demo` model {ckpt_path}",
-              file=sys.stderr)
-    source = args.word_vectors or cfg.data.word_vectors or "builtin"
-    vectors = load_word_vectors(source, vocab=candidate_words(queries))
-    i3d = None
-    if cfg.model.backbone == "i3d_cached" and args.i3d_weights:
-        from ..models.i3d import build_i3d
-
-        i3d = build_i3d("rgb", final_endpoint="Mixed_4e", weights=args.i3d_weights)
-    elif args.i3d_weights:
-        log.warning("--i3d-weights ignored: the model (backbone %s) reads pixels directly",
-                    cfg.model.backbone)
+        print("acga segment: no --checkpoint given, using the `acga demo` model "
+              f"{segmenter.checkpoint}", file=sys.stderr)
     video = Path(args.video)
     out = Path(args.out) if args.out else Path(f"{video.stem}_segment")
     try:
-        result = segment_video(video, queries, model, cfg, vectors, out, every=args.every,
-                               attention=args.attention, progress=not args.no_progress, i3d=i3d,
-                               attention_frame=args.attention_frame)
+        result = segmenter.segment(video, queries, out, every=args.every,
+                                   attention=args.attention, progress=not args.no_progress,
+                                   attention_frame=args.attention_frame)
     except OSError as exc:
         raise _named_after(exc, out) from exc
     print(f"{result.num_frames} frames ({result.width}x{result.height}"

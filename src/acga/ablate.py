@@ -236,7 +236,7 @@ def _train_and_evaluate(name: str, paper_row: str, cfg: Config, root: Path, run_
 def _write_tables(suite: str, out: Path, rows: list[dict], missing: list[str], *, quick: bool,
                   seed: int, seeds: int) -> None:
     """OUT/ablation_<suite>.md (mean ± std with several seeds) and OUT/ablation_<suite>.json."""
-    from .metrics import format_table
+    from .results_table import format_table
     from .paper_results import PAPER_RESULTS, paper_metrics
 
     table = [(f"{r['config']} (synthetic)", r["acga"]) for r in rows]

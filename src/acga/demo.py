@@ -169,7 +169,7 @@ def _img_tag(path: Path) -> str:
 
 def write_report(out: Path, cfg: Config, model, test_set, acc, result: DemoResult,
                  log_path: Path) -> None:
-    from .metrics import format_table
+    from .results_table import format_table
     from .visualize import contact_sheet, plot_curves, save_png_atomic
 
     records = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.exists() else []

@@ -4,7 +4,7 @@ CMSA+CFSA (Ye et al. CVPR 2019 / TPAMI, as listed on its benchmark page).
 
 ``PAPER_RESULTS[dataset][method]`` maps a metric key of :mod:`acga.metrics` to the value **in
 percent, exactly as printed** (e.g. ``55.7``); a metric a source does not report is absent.
-:func:`paper_metrics` returns a row as fractions, the unit of :func:`acga.metrics.format_table`.
+:func:`paper_metrics` returns a row as fractions, the unit of :func:`acga.results_table.format_table`.
 ``PAPER_SOURCES`` says where each row comes from and ``PAPER_TABLES`` lists the rows of each
 published table in their printed order, so a reproduced table can be laid out row by row.
 ``PAPER_PARAMS`` holds the reported trainable parameter counts, by packaged config
@@ -170,7 +170,7 @@ def paper_metrics(dataset: str, method: str) -> dict[str, float]:
 
 
 def paper_rows(table: str) -> list[tuple[str, Mapping[str, float]]]:
-    """The rows of a published table as ``(label, fractions)`` for :func:`acga.metrics.format_table`;
+    """The rows of a published table as ``(label, fractions)`` for :func:`acga.results_table.format_table`;
     labels carry the dataset when the table mixes datasets."""
     if table not in PAPER_TABLES:
         raise KeyError(f"unknown table {table!r}; use one of {sorted(PAPER_TABLES)}")

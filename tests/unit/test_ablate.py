@@ -89,7 +89,7 @@ def test_aggregate_runs_is_mean_and_sample_std():
 
 
 def test_format_table_prints_mean_plus_minus_std():
-    from acga.metrics import format_table
+    from acga.results_table import format_table
 
     rows = [("a", {"mean_iou": 0.527, "mAP": 0.25}), ("b", {"mean_iou": 0.4})]
     md = format_table(rows, "acga", markdown=True, std=[{"mean_iou": 0.013, "mAP": None}, None])

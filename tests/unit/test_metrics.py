@@ -17,10 +17,10 @@ from acga.metrics import (
     coco_map,
     coco_protocol,
     encode_rle,
-    format_table,
     mask_iou,
     precision_at,
 )
+from acga.results_table import format_table
 from acga.paper_results import PAPER_RESULTS, PAPER_TABLES, paper_metrics, paper_rows
 
 

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_seeds(args.seeds)  # refused before anything is written
     check_writable(args.out, folder=True)
-    from ..metrics import format_table
+    from ..results_table import format_table
     from ..runsafety import sigterm_as_exception
 
     with sigterm_as_exception(COMMAND):  # stopped: temporaries removed, workers ended

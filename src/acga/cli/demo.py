@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..utils import check_writable
 
     check_writable(args.out, folder=True)
-    from ..metrics import format_table
+    from ..results_table import format_table
 
     from ..runsafety import sigterm_as_exception
 

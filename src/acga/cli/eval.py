@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from ..config import apply_overrides
     from ..data.dataset import build_dataset
     from ..engine import evaluate
-    from ..metrics import format_table
+    from ..results_table import format_table
     from ..models import build_model
     from ..utils import atomic_write_json, check_writable
 

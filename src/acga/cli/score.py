@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         from .score_davis import run as run_davis
 
         return run_davis(args)
-    from ..metrics import format_table
+    from ..results_table import format_table
     from ..utils import atomic_write_json
 
     protocols = ("acga", "coco") if args.protocol == "both" else (args.protocol,)

@@ -1,7 +1,9 @@
 """What the rows of an `acga ablate` run learned: language use and, for ACGA, LGVA's weights.
 
-For every finished row of ``--out`` (the folder ``acga ablate`` wrote), loads its
-``last.safetensors`` and evaluates it on the synthetic test split twice: as is, and with each
+For every finished run of ``--out`` (the folder ``acga ablate`` wrote: ``<row>/`` of a one-seed
+suite, ``<row>/seed_<s>/`` of a ``--seeds N`` suite), loads its ``last.safetensors`` with the
+config the run stored (so rows trained with overrides such as ``model.init=pytorch`` are rebuilt
+as trained) and evaluates it on the synthetic test split twice: as is, and with each
 query replaced by another query of the same video (as ``acga demo`` does). For rows with LGVA
 it also measures, on ``--samples`` test samples, how peaked LGVA's softmax over pixels is: the
 mean largest weight of a row, the row entropy over log(H*W), and the weight of each pixel on
@@ -9,6 +11,8 @@ itself. Prints a table and writes ``--json`` (default benchmarks/results/ablatio
 
     acga ablate --suite paper --out runs/ablate
     python benchmarks/ablation_analysis.py --out runs/ablate --suite paper
+    python benchmarks/ablation_analysis.py --out runs/ablate_seeds --suite supplement \
+        --only ablations/f_va_only
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from acga.ablate import SUITES, small_variant
+from acga.ablate import SUITES
 from acga.checkpoint import load_checkpoint, load_model_weights
-from acga.config import load_config
+from acga.config import config_from_dict, load_config
 from acga.data.dataset import build_dataset
 from acga.data.word_vectors import load_word_vectors
 from acga.demo import shuffled_queries
@@ -52,12 +56,26 @@ def lgva_stats(model, dataset, samples: int) -> dict[str, float] | None:
             "self_weight": mean(self_weight), "uniform_weight": round(1 / n, 4)}
 
 
+def finished_runs(out: Path, name: str) -> list[tuple[int | None, Path]]:
+    """(seed, run folder) of the finished runs of row ``name``: its one-seed folder and/or its
+    ``seed_<s>`` folders, those with a ``last.safetensors``."""
+    row = out / name.replace("/", "_")
+    runs: list[tuple[int | None, Path]] = [(None, row)] if (row / "last.safetensors").exists() else []
+    for folder in sorted(row.glob("seed_*"), key=lambda p: p.name):
+        suffix = folder.name[len("seed_"):]
+        if suffix.isdigit() and (folder / "last.safetensors").exists():
+            runs.append((int(suffix), folder))
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="the folder `acga ablate --out` wrote")
     parser.add_argument("--suite", default="paper", choices=sorted(SUITES))
     parser.add_argument("--quick", action="store_true", help="the suite ran with --quick")
     parser.add_argument("--samples", type=int, default=48)
+    parser.add_argument("--only", action="append", default=[], metavar="CONFIG",
+                        help="analyse only this row (repeatable)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "ablation_analysis.json"))
     args = parser.parse_args()
     out = Path(args.out)
@@ -65,26 +83,28 @@ def main() -> None:
     vectors = load_word_vectors(demo.data.word_vectors)
     rows = []
     for name, _ in SUITES[args.suite]:
-        ckpt = out / name.replace("/", "_") / "last.safetensors"
-        if not ckpt.exists():
+        if args.only and name not in args.only:
             continue
-        cfg = small_variant(name, demo)
-        model = build_model(cfg)
-        load_model_weights(model, load_checkpoint(ckpt))
-        model.eval()
-        test = build_dataset(cfg, "test", root=out / "data" / "a2d", vectors=vectors, preload=True)
-        swapped = test.with_queries(shuffled_queries(test.samples, 0), vectors)
-        with torch.inference_mode():
-            plain = evaluate(model, test).result("acga")["mean_iou"]
-            other = evaluate(model, swapped).result("acga")["mean_iou"]
-        row = {"config": name, "mean_iou": round(100 * plain, 1),
-               "mean_iou_swapped_queries": round(100 * other, 1),
-               "lgva": lgva_stats(model, test, args.samples) if cfg.model.name == "acga" else None}
-        rows.append(row)
-    print(f"{'config':<30} {'mean IoU':>8} {'swapped':>8} {'LGVA max':>9} {'entropy':>8} {'self':>7}")
+        for seed, folder in finished_runs(out, name):
+            cfg = config_from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")),
+                                   str(folder / "config.json"))
+            model = build_model(cfg)
+            load_model_weights(model, load_checkpoint(folder / "last.safetensors"))
+            model.eval()
+            test = build_dataset(cfg, "test", root=out / "data" / "a2d", vectors=vectors, preload=True)
+            swapped = test.with_queries(shuffled_queries(test.samples, 0), vectors)
+            with torch.inference_mode():
+                plain = evaluate(model, test).result("acga")["mean_iou"]
+                other = evaluate(model, swapped).result("acga")["mean_iou"]
+            rows.append({"config": name, "seed": seed, "mean_iou": round(100 * plain, 1),
+                         "mean_iou_swapped_queries": round(100 * other, 1),
+                         "lgva": lgva_stats(model, test, args.samples)
+                         if cfg.model.name == "acga" else None})
+    print(f"{'config':<30} {'seed':>4} {'mean IoU':>8} {'swapped':>8} {'LGVA max':>9} {'entropy':>8} {'self':>7}")
     for r in rows:
         g = r["lgva"] or {}
-        print(f"{r['config']:<30} {r['mean_iou']:>8} {r['mean_iou_swapped_queries']:>8} "
+        seed = "-" if r["seed"] is None else r["seed"]
+        print(f"{r['config']:<30} {seed:>4} {r['mean_iou']:>8} {r['mean_iou_swapped_queries']:>8} "
               f"{g.get('max_weight', '-'):>9} {g.get('entropy_over_log_n', '-'):>8} {g.get('self_weight', '-'):>7}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"suite": args.suite, "quick": args.quick, "rows": rows}, indent=2) + "\n")

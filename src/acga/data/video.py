@@ -129,7 +129,10 @@ class JpegFrames(_ImageFrames):
     Args:
         folder: the video's ``JPEGImages`` folder.
         numbers: only these frame numbers (e.g. those a reader kept with ``skip_bad``);
-            default: every ``<number>.jpg`` in the folder.
+            default: every complete ``<number>.jpg`` in the folder. A truncated or non-JPEG file
+            (:func:`acga.data.refvos.jpeg_problem`, a cheap check of its first and last bytes)
+            is left out, so clips never read it: the release readers refuse such a file unless
+            ``skip_bad``, and with it the clips of its neighbours repeat the frames around it.
     """
 
     def __init__(self, folder: str | Path, numbers: Sequence[int] | None = None):
@@ -138,8 +141,10 @@ class JpegFrames(_ImageFrames):
             raise DataError(f"frame folder {self.path} does not exist; expected "
                             "<number>.jpg files in it")
         if numbers is None:
+            from .refvos import jpeg_problem
+
             numbers = [int(m.group(1)) for p in self.path.iterdir()
-                       if (m := _JPG_NAME.match(p.name))]
+                       if (m := _JPG_NAME.match(p.name)) and jpeg_problem(p) is None]
         self.numbers = sorted(set(int(n) for n in numbers))
         if not self.numbers:
             raise DataError(f"frame folder {self.path} has no <number>.jpg files")

@@ -24,7 +24,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -54,34 +54,35 @@ def submission_name_for(dataset: str, split: str) -> str:
 
 @dataclass
 class RefvosEvaluation:
-    """What :func:`evaluate_refvos` ran, measured and wrote."""
+    """What :func:`evaluate_refvos` ran, measured and wrote: ``frames`` are the video frames run
+    through the windows (each gets a mask per expression), ``masks`` the (expression, frame)
+    masks predicted (one per sample), ``davis`` the J, F, J&F of an annotated split and
+    ``outputs`` the files written under OUT (the metrics JSON aside)."""
 
     dataset: str
     split: str
     every: int
     videos: int = 0
     frames: int = 0
-    """Video frames run through the windows (each gets a mask per expression)."""
+    outputs: list[str] = field(default_factory=list)
     masks: int = 0
-    """(expression, frame) masks predicted: one per sample."""
     windows: int = 0
     seconds: float = 0.0
     davis: DavisResult | None = None
-    """J, F, J&F (annotated splits)."""
-    outputs: list[str] = field(default_factory=list)
-
-    @property
-    def frames_per_second(self) -> float:
-        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict:
-        out = {"dataset": self.dataset, "split": self.split, "every": self.every,
-               "videos": self.videos, "frames": self.frames, "masks": self.masks,
-               "windows": self.windows, "seconds": round(self.seconds, 3),
-               "frames_per_second": round(self.frames_per_second, 3), "outputs": self.outputs}
+        out = asdict(self)
+        out.pop("davis")
+        out.update(seconds=round(self.seconds, 3),
+                   frames_per_second=round(self.frames_per_second, 3))
         if self.davis is not None:
             out["davis"] = self.davis.to_dict()
         return out
+
+    @property
+    def frames_per_second(self) -> float:
+        """Throughput: video frames (decode, windows, masks and their scoring) per second."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
 def _by_video(samples: Sequence[RefSample]) -> dict[tuple[str | None, str], list[RefSample]]:

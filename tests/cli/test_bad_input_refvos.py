@@ -16,31 +16,16 @@ from PIL import Image
 from acga.cli.main import main
 from acga.data.dataset import index_samples
 from bad_input import error_line, tree
-
-SMALL3D = ["model.backbone=small3d", "model.visual_dim=8", "model.small3d_widths=[4,8]",
-           "model.clip_len=2", "data.source=video", "model.word_dim=50", "model.num_words=5",
-           "model.input_size=32", "model.resolutions=[2,8,32]", "model.head_widths=[4,4,4]",
-           "model.deconv_dims=[4,4]", "train.batch_size=2", "train.epochs=1",
-           "train.steps_per_epoch=1"]
-
+from refvos_fixtures import SMALL3D, synth_roots, train_small3d
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("refvos_bad")
-    out = {}
-    for layout, videos in (("ytvos", "5"), ("davis", "3")):
-        out[layout] = base / layout
-        assert main(["synth", layout, "--out", str(out[layout]), "--videos", videos,
-                     "--size", "32", "-q"]) == 0
-    return out
+    return synth_roots(tmp_path_factory.mktemp("refvos_bad"))
 
 
 @pytest.fixture(scope="module")
 def checkpoint(pristine, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("refvos_bad_run") / "run"
-    assert main(["train", "acga_a2d", *SMALL3D, "--dataset", "ytvos", "--root",
-                 str(pristine["ytvos"]), "--out", str(run), "--no-progress", "-q"]) == 0
-    return run / "last.safetensors"
+    return train_small3d(pristine["ytvos"], tmp_path_factory.mktemp("refvos_bad_run") / "run")
 
 
 def _first_video(root: Path, dataset: str, split: str) -> str:

@@ -17,24 +17,12 @@ from PIL import Image
 from acga.cli.main import main
 from acga.data.dataset import index_samples, load_mask
 from acga.data.refvos import write_expression_masks
-
-SMALL_HEADS = ["model.word_dim=50", "model.num_words=5", "model.input_size=32",
-               "model.resolutions=[2,8,32]", "model.head_widths=[4,4,4]",
-               "model.deconv_dims=[4,4]", "train.batch_size=2", "train.epochs=1",
-               "train.steps_per_epoch=2"]
-SMALL3D = ["model.backbone=small3d", "model.visual_dim=8", "model.small3d_widths=[4,8]",
-           "model.clip_len=2", "data.source=video", *SMALL_HEADS]
-
+from refvos_fixtures import SMALL_HEADS, synth_roots, train_small3d
 
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("refvos_pipeline")
-    out = {}
-    for layout, videos in (("ytvos", "5"), ("davis", "3")):
-        out[layout] = base / layout
-        assert main(["synth", layout, "--out", str(out[layout]), "--videos", videos,
-                     "--size", "32"]) == 0
-    return out
+    return synth_roots(base)
 
 
 def _gt_and_score(root: Path, dataset: str, split: str, pred: Path, tmp: Path) -> dict:
@@ -93,10 +81,7 @@ def test_davis_extract_train_eval_matches_score(roots, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def ytvos_run(roots, tmp_path_factory) -> Path:
-    run = tmp_path_factory.mktemp("ytvos_run") / "run"
-    assert main(["train", "acga_a2d", *SMALL3D, "--dataset", "ytvos", "--root",
-                 str(roots["ytvos"]), "--out", str(run), "--no-progress", "-q"]) == 0
-    return run / "last.safetensors"
+    return train_small3d(roots["ytvos"], tmp_path_factory.mktemp("ytvos_run") / "run")
 
 
 def _expected_zip_names(root: Path) -> list[str]:

@@ -234,7 +234,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: Literal["a2d", "jhmdb"] = "a2d"
+    dataset: Literal["a2d", "jhmdb", "ytvos", "davis"] = "a2d"
     root: str = ""
     """Dataset root (the folder holding ``Release/`` for A2D). Empty: env ACGA_A2D_ROOT /
     ACGA_JHMDB_ROOT, or the ``--root`` argument."""

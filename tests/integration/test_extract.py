@@ -17,8 +17,8 @@ from acga.data.features import FeatureCache
 from acga.data.transforms import letterbox
 from acga.data.video import read_clip
 from acga.errors import CheckpointError, DataError
-from acga.extract import (RANDOM_WEIGHTS_SEED, extract_features, feature_shape,
-                          merge_shard_caches, shard_path)
+from acga.extract import RANDOM_WEIGHTS_SEED, extract_features, feature_shape, merge_shard_caches
+from acga.extract_shards import shard_path
 from acga.models.i3d import build_i3d, preprocess_rgb
 
 SIZE, CLIP = 32, 8

@@ -46,5 +46,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table([("ACGA demo, synthetic A2D test", m["a2d_test"]["acga"]),
                         ("  queries swapped within video", m["a2d_test_swapped_queries"]["acga"]),
                         ("  zero-shot synthetic JHMDB", m["jhmdb_zero_shot"]["acga"])], "acga"))
+    d = m["davis_zero_shot"]
+    print(f"zero-shot synthetic Ref-DAVIS: J&F {100 * d['J&F']:.1f}, J {100 * d['J']:.1f}, "
+          f"F {100 * d['F']:.1f} ({d['expressions']} expressions, {d['frames']} frames)")
     print(f"\nreport: {result.out / 'report.html'}  ({time.perf_counter() - t0:.0f} s)")
     return 0

@@ -14,7 +14,9 @@ Run I3D (stem .. Mixed_4e, frozen in ACGA) on the clip of every sample of a rele
 the features (float16, (528, T/4, S/16, S/16) per sample: 4.1 MiB at 16 x 512) into a feature
 cache that `acga train` / `acga eval` read with data.cache=CACHE.
 
-A2D: both splits; JHMDB: the evaluated frames (--frames). Resumable: samples already in CACHE are
+A2D: both splits; JHMDB: the evaluated frames (--frames); Ref-YouTube-VOS (ytvos) and Ref-DAVIS17
+(davis): the annotated frames of every (video, expression, object) of the train split (--split),
+read from the released JPEG folders and palette PNGs as they are. Resumable: samples already in CACHE are
 skipped, so re-running after an interruption continues where it stopped. --shard i/n writes
 CACHE.shard-i-of-n (run one per machine or GPU, same --out); the shard that finds every shard
 complete merges them into CACHE, or run --merge afterwards. Flow (--modality flow) is TV-L1,
@@ -37,6 +39,10 @@ examples:
   acga extract --dataset a2d --root /data/a2d_sentences --out cache/a2d_rgb \\
       --weights rgb_imagenet.pt --shard 0/4            # on machine 0 of 4
   acga extract --merge --out cache/a2d_rgb --dataset a2d --root /data/a2d_sentences
+  acga extract --dataset ytvos --root /data/ref-youtube-vos --out cache/ytvos_rgb \\
+      --weights rgb_imagenet.pt
+  acga extract --dataset davis --root /data/ref-davis17 --out cache/davis_rgb \\
+      --weights rgb_imagenet.pt --skip-bad     # skip (and count) broken frames or masks
 """
 
 
@@ -51,7 +57,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", choices=["a2d", "jhmdb"], default=None,
+    parser.add_argument("--dataset", choices=["a2d", "jhmdb", "ytvos", "davis"], default=None,
                         help="which release (required unless --merge)")
     parser.add_argument("--root", default=None, metavar="ROOT",
                         help="release root: for A2D the folder holding Release/ and "
@@ -74,6 +80,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="letterbox side in pixels (default: 512, the paper)")
     parser.add_argument("--frames", default="uniform", metavar="uniform|all|FILE.json",
                         help="JHMDB only: which frames (default: uniform, as `acga data samples`)")
+    parser.add_argument("--split", default=None,
+                        help="only this split (default: both for A2D; train for ytvos and davis)")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip (and count) unreadable or missing frames and annotations "
+                        "instead of stopping")
     parser.add_argument("--shard", type=_shard, default=None, metavar="i/n",
                         help="process only shard i of n, into CACHE.shard-i-of-n")
     parser.add_argument("--merge", action="store_true",
@@ -112,6 +123,6 @@ def run(args: argparse.Namespace) -> int:
         clip_len=args.clip_len, input_size=args.size, shard=args.shard,
         batch_size=args.batch_size, workers=args.workers, device=args.device,
         progress=not args.no_progress, frames=args.frames, merge=not args.no_auto_merge,
-        bn_eps=args.bn_eps)
+        bn_eps=args.bn_eps, split=args.split, skip_bad=args.skip_bad)
     print(report.summary())
     return 0

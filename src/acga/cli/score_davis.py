@@ -19,6 +19,18 @@ def _groups(name: str, with_sets: bool) -> tuple[str, str]:
     return (parts[0] if with_sets else "all"), "/".join(parts[:-1])
 
 
+def davis_record(name: str, pred, gt, with_sets: bool,
+                 bound_th: float | None = None) -> tuple[str, str, float, float]:
+    """The (set, expression, J, F) record of one frame's masks for
+    :func:`acga.metrics_davis.davis_protocol`; ``name`` is the mask's relative path
+    (``[<set>/]<video>/<expression>/<frame>.png``, :func:`acga.data.refvos.expression_mask_path`),
+    whose first part names the set when ``with_sets``."""
+    from ..metrics_davis import BOUND_TH, jf
+
+    j, f = jf(pred, gt, BOUND_TH if bound_th is None else bound_th)
+    return (*_groups(name, with_sets), j, f)
+
+
 def score_davis(pred: str | Path, gt: str | Path, bound_th: float | None = None):
     """J, F and J&F (a :class:`acga.metrics_davis.DavisResult`) of the PNG masks under ``pred``
     against those under ``gt`` (same relative paths).
@@ -27,7 +39,7 @@ def score_davis(pred: str | Path, gt: str | Path, bound_th: float | None = None)
     path has at least four parts (``<set>/<video>/<expression>/<frame>.png``), the first one
     names the expression set, whose results are averaged with equal weight.
     """
-    from ..metrics_davis import BOUND_TH, davis_protocol, jf
+    from ..metrics_davis import davis_protocol
     from .score import _folder_pairs
 
     pred, gt = Path(pred), Path(gt)
@@ -41,12 +53,7 @@ def score_davis(pred: str | Path, gt: str | Path, bound_th: float | None = None)
         raise DataError(f"{gt / flat[0]} is not inside an expression folder; --protocol davis "
                         f"needs {LAYOUT}")
     with_sets = all(n.count("/") >= 3 for n, _, _ in pairs)
-    th = BOUND_TH if bound_th is None else bound_th
-    records = []
-    for name, p, g in pairs:
-        j, f = jf(p, g, th)
-        records.append((*_groups(name, with_sets), j, f))
-    return davis_protocol(records)
+    return davis_protocol([davis_record(name, p, g, with_sets, bound_th) for name, p, g in pairs])
 
 
 def format_davis(label: str, result) -> str:

@@ -24,6 +24,12 @@ examples:
   acga train released_code data.root=/data/a2d data.cache=/data/cache/a2d_rgb --resume
   torchrun --nproc_per_node 2 -m acga train acga_a2d train.batch_size=8 --out runs/ddp
   acga train demo train.processes=2 data.root=DIR   # 2 local CPU processes, 1 thread each
+  acga train acga_a2d --dataset davis --root /data/ref-davis17 data.cache=cache/davis_rgb
+  acga train demo data.dataset=ytvos --root /data/ref-youtube-vos   # small 3-D CNN on frames
+
+--dataset ytvos|davis (or data.dataset=) trains on the annotated frames of every (video,
+expression, object) of Ref-YouTube-VOS / Ref-DAVIS17 train, read from the released layout
+(docs/data.md); the clip around each frame is built as for A2D.
 """
 
 
@@ -32,6 +38,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     parser.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
     parser.add_argument("--root", default=None, help="dataset root (default: data.root)")
+    parser.add_argument("--dataset", choices=["a2d", "jhmdb", "ytvos", "davis"], default=None,
+                        help="train on this release (default: the config's data.dataset)")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip (and count) unreadable or missing frames and annotations "
+                        "instead of stopping")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier run in OUT (deletes its checkpoints and log)")
@@ -55,7 +66,8 @@ def _train(args: argparse.Namespace) -> int:
 
     from ..models import check_model_name
 
-    cfg = load_config(args.config, args.overrides)
+    overrides = list(args.overrides) + ([f"data.dataset={args.dataset}"] if args.dataset else [])
+    cfg = load_config(args.config, overrides)
     check_model_name(cfg.model.name)  # a wrong name fails here, not after the data is indexed
     out = Path(args.out or Path("runs") / cfg.name)
     from ..utils import check_writable
@@ -67,7 +79,8 @@ def _train(args: argparse.Namespace) -> int:
     with run_folder_lock(out) if main else contextlib.nullcontext():
         if main:
             prepare_run_folder(out, resume=args.resume, overwrite=args.overwrite)
-        fit_local(cfg, partial(build_dataset, cfg, "train", root=root), out, resume=args.resume,
+        fit_local(cfg, partial(build_dataset, cfg, "train", root=root,
+                                        skip_bad=args.skip_bad), out, resume=args.resume,
                   progress=not args.no_progress)
     print(f"checkpoint: {out / 'last.safetensors'}")
     return 0

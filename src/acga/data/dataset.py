@@ -24,9 +24,15 @@ from ..config import Config
 from ..errors import DataError
 from .records import Sample
 
-__all__ = ["SegmentationDataset", "RandomSamples", "index_samples", "load_mask"]
+__all__ = ["SegmentationDataset", "RandomSamples", "index_samples", "load_mask",
+           "REFVOS_DEFAULT_SPLIT"]
 
 log = logging.getLogger(__name__)
+
+
+REFVOS_DEFAULT_SPLIT = {"ytvos": "train", "davis": "train"}
+"""The split ``index_samples`` reads for Ref-YouTube-VOS / Ref-DAVIS17 when none is given (the
+annotated training frames: what ``acga extract`` and ``acga train`` use)."""
 
 
 def index_samples(dataset: str, root: str | Path, split: str | None = None,
@@ -40,8 +46,18 @@ def index_samples(dataset: str, root: str | Path, split: str | None = None,
         from .jhmdb import index_jhmdb
 
         samples, report = index_jhmdb(root, frames, skip_bad=skip_bad)
+    elif dataset == "ytvos":
+        from .ytvos import index_ytvos
+
+        samples, report = index_ytvos(root, split or REFVOS_DEFAULT_SPLIT[dataset],
+                                      skip_bad=skip_bad)
+    elif dataset == "davis":
+        from .davis import index_davis
+
+        samples, report = index_davis(root, split or REFVOS_DEFAULT_SPLIT[dataset],
+                                      skip_bad=skip_bad)
     else:
-        raise DataError(f"unknown dataset {dataset!r}; use a2d or jhmdb")
+        raise DataError(f"unknown dataset {dataset!r}; use a2d, jhmdb, ytvos or davis")
     log.info("%s", report.summary())
     return samples
 
@@ -52,6 +68,14 @@ def load_mask(root: str | Path, sample: Sample) -> np.ndarray:
         from .a2d import load_a2d_mask
 
         return load_a2d_mask(root, sample)
+    if sample.dataset == "ytvos":
+        from .ytvos import load_ytvos_mask
+
+        return load_ytvos_mask(root, sample)
+    if sample.dataset == "davis":
+        from .davis import load_davis_mask
+
+        return load_davis_mask(root, sample)
     from .jhmdb import load_jhmdb_mask
 
     return load_jhmdb_mask(root, sample)
@@ -147,21 +171,21 @@ class SegmentationDataset(Dataset):
                 self._preloaded[i] = self._load_visual_and_mask(i)
             return
         from .transforms import letterbox, letterbox_mask
-        from .video import clip_indices, open_frames
+        from .video import open_frames, sample_clip_indices
 
-        by_video: dict[tuple[str, str], list[int]] = {}
+        by_video: dict[tuple[str, str | None, str], list[int]] = {}
         for i, s in enumerate(self.samples):
-            by_video.setdefault((s.dataset, s.video), []).append(i)
-        for (dataset, video), indices in by_video.items():
-            with open_frames(self.root, dataset, video) as frames:
-                n = frames.num_frames
-                needed = sorted({t for i in indices for t in
-                                 clip_indices(self.samples[i].frame, self.cfg.model.clip_len, n)})
+            by_video.setdefault((s.dataset, s.split, s.video), []).append(i)
+        n = self.cfg.model.clip_len
+        for (dataset, split, video), indices in by_video.items():
+            with open_frames(self.root, dataset, video, split) as frames:
+                clips = {i: sample_clip_indices(frames, self.samples[i].frame, n) for i in indices}
+                needed = sorted({t for c in clips.values() for t in c})
                 boxed = dict(zip(needed, letterbox(frames.read(needed), self.size)))
             for i in indices:
-                s = self.samples[i]
-                clip = np.stack([boxed[t] for t in clip_indices(s.frame, self.cfg.model.clip_len, n)])
-                self._preloaded[i] = (clip, letterbox_mask(load_mask(self.root, s), self.size))
+                clip = np.stack([boxed[t] for t in clips[i]])
+                self._preloaded[i] = (clip, letterbox_mask(load_mask(self.root, self.samples[i]),
+                                                           self.size))
 
     def words(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         q = self._query_index[self.samples[i].query]
@@ -230,15 +254,18 @@ def open_caches(cfg: Config, dataset: str | None = None) -> list:
 
 def build_dataset(cfg: Config, split: str | None, *, root: str | Path | None = None,
                   dataset: str | None = None, vectors=None, preload: bool = False,
-                  samples: Sequence[Sample] | None = None) -> SegmentationDataset:
-    """The dataset of a config's split (``split`` None for JHMDB)."""
+                  samples: Sequence[Sample] | None = None,
+                  skip_bad: bool = False) -> SegmentationDataset:
+    """The dataset of a config's split (``split`` None for JHMDB); ``skip_bad``: skip (and
+    count) the bad files the reader finds instead of stopping."""
     from .text import candidate_words
     from .word_vectors import load_word_vectors
 
     dataset = dataset or cfg.data.dataset
     root = resolve_root(cfg, root, dataset)
     if samples is None:
-        samples = index_samples(dataset, root, split, frames=cfg.data.jhmdb_frames)
+        samples = index_samples(dataset, root, split, frames=cfg.data.jhmdb_frames,
+                                skip_bad=skip_bad)
     if not samples:
         raise DataError(f"{dataset} root {root} has no samples for split {split!r}")
     if vectors is None:  # keep only the words these queries can ask for (GoogleNews is 3.6 GB)

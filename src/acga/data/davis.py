@@ -237,8 +237,8 @@ def index_davis(root: str | Path, split: str = "val", *, sets: tuple[str, ...] =
             seen: set[tuple[int, str]] = set()
             for line_no, _, obj, query in expressions[vid].get(name, []):
                 if obj not in present:
-                    bad(text / f"Davis17_{name}.txt",
-                        f"Davis17_{name}.txt line {line_no} names object {obj} of video {vid}, "
+                    path = text / f"Davis17_{name}.txt"
+                    bad(path, f"{path} line {line_no} names object {obj} of video {vid}, "
                         f"which has no pixels in any annotation of {ann_dir / vid} (objects "
                         f"there: {sorted(present)})")
                     continue

@@ -4,6 +4,10 @@ A2D-Sentences ships MP4 clips (``Release/clips320H/<video>.mp4``, some copies na
 ``CLIPS320``) and sometimes decoded frames (``Release/pngs320H/<video>/<frame:05d>.png``);
 JHMDB-Sentences ships PNGs (``Rename_Images/<action>/<video>/<frame:05d>.png``). Frame numbers
 in file names are 1-based; everything here uses 0-based indices (index i = file i + 1).
+Ref-YouTube-VOS and Ref-DAVIS17 ship JPEG folders (``<split>/JPEGImages/<video>/`` and
+``DAVIS/JPEGImages/480p/<video>/``) named by 0-based numbers that may skip (Ref-YouTube-VOS: every
+5th, 00000, 00005, ...): index i is the i-th file in ascending number (:class:`JpegFrames`). A
+clip is built the same way from every source (:func:`sample_clip_indices`).
 
 MP4 reading never decodes a whole video for one clip: the packet timestamps are listed once by
 demuxing (no decoding), so index i is the i-th timestamp in display order; a clip then costs one
@@ -22,12 +26,13 @@ import numpy as np
 from ..errors import DataError
 from .records import Sample
 
-__all__ = ["FrameSource", "PngFrames", "Mp4Frames", "open_frames", "clip_indices", "read_clip",
-           "find_video_file"]
+__all__ = ["FrameSource", "PngFrames", "JpegFrames", "Mp4Frames", "open_frames", "clip_indices",
+           "sample_clip_indices", "read_clip", "find_video_file"]
 
 log = logging.getLogger(__name__)
 
 _PNG_NAME = re.compile(r"^(\d+)\.png$")
+_JPG_NAME = re.compile(r"^(\d+)\.jpg$")
 
 # Indices closer than this are decoded in one pass rather than with a second seek: decoding a
 # few frames is cheaper than seeking back to a keyframe.
@@ -43,6 +48,10 @@ class FrameSource:
     def read(self, indices: Sequence[int]) -> np.ndarray:
         """Frames at the given 0-based indices (repeats allowed), (T, H, W, 3) uint8 RGB."""
         raise NotImplementedError
+
+    def index(self, frame: int) -> int:
+        """The 0-based index of the frame a sample names (A2D, JHMDB: 1-based number - 1)."""
+        return frame - 1
 
     def close(self) -> None:
         pass
@@ -64,7 +73,32 @@ class FrameSource:
         self.close()
 
 
-class PngFrames(FrameSource):
+class _ImageFrames(FrameSource):
+    """A folder of one image file per frame (:meth:`frame_path`)."""
+
+    def frame_path(self, index: int) -> Path:
+        raise NotImplementedError
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        from PIL import Image, UnidentifiedImageError
+
+        idx = self._check(indices)
+        cache: dict[int, np.ndarray] = {}
+        for i in sorted(set(idx)):
+            p = self.frame_path(i)
+            try:
+                with Image.open(p) as img:
+                    cache[i] = np.asarray(img.convert("RGB"), dtype=np.uint8)
+            except (OSError, UnidentifiedImageError) as exc:
+                raise DataError(f"cannot read frame {p}: {exc}; the file is corrupt or "
+                                "truncated, re-extract it") from exc
+        shapes = {a.shape for a in cache.values()}
+        if len(shapes) > 1:
+            raise DataError(f"frames of {self.path} differ in size: {sorted(shapes)}")
+        return np.stack([cache[i] for i in idx])  # (T, H, W, 3)
+
+
+class PngFrames(_ImageFrames):
     """A folder of ``00001.png``, ``00002.png``, ... (index i reads the file numbered i + 1)."""
 
     def __init__(self, folder: str | Path):
@@ -87,23 +121,44 @@ class PngFrames(FrameSource):
     def frame_path(self, index: int) -> Path:
         return self.path / f"{index + 1:05d}.png"
 
-    def read(self, indices: Sequence[int]) -> np.ndarray:
-        from PIL import Image, UnidentifiedImageError
 
-        idx = self._check(indices)
-        cache: dict[int, np.ndarray] = {}
-        for i in sorted(set(idx)):
-            p = self.frame_path(i)
-            try:
-                with Image.open(p) as img:
-                    cache[i] = np.asarray(img.convert("RGB"), dtype=np.uint8)
-            except (OSError, UnidentifiedImageError) as exc:
-                raise DataError(f"cannot read frame {p}: {exc}; the file is corrupt or "
-                                "truncated, re-extract it") from exc
-        shapes = {a.shape for a in cache.values()}
-        if len(shapes) > 1:
-            raise DataError(f"frames of {self.path} differ in size: {sorted(shapes)}")
-        return np.stack([cache[i] for i in idx])  # (T, H, W, 3)
+class JpegFrames(_ImageFrames):
+    """A Ref-YouTube-VOS / Ref-DAVIS17 frame folder: ``<number>.jpg`` files, 0-based numbers
+    that may skip (``00000.jpg``, ``00005.jpg``, ...); index i is the i-th in ascending number.
+
+    Args:
+        folder: the video's ``JPEGImages`` folder.
+        numbers: only these frame numbers (e.g. those a reader kept with ``skip_bad``);
+            default: every complete ``<number>.jpg`` in the folder. A truncated or non-JPEG file
+            (:func:`acga.data.refvos.jpeg_problem`, a cheap check of its first and last bytes)
+            is left out, so clips never read it: the release readers refuse such a file unless
+            ``skip_bad``, and with it the clips of its neighbours repeat the frames around it.
+    """
+
+    def __init__(self, folder: str | Path, numbers: Sequence[int] | None = None):
+        self.path = Path(folder)
+        if not self.path.is_dir():
+            raise DataError(f"frame folder {self.path} does not exist; expected "
+                            "<number>.jpg files in it")
+        if numbers is None:
+            from .refvos import jpeg_problem
+
+            numbers = [int(m.group(1)) for p in self.path.iterdir()
+                       if (m := _JPG_NAME.match(p.name)) and jpeg_problem(p) is None]
+        self.numbers = sorted(set(int(n) for n in numbers))
+        if not self.numbers:
+            raise DataError(f"frame folder {self.path} has no <number>.jpg files")
+        self._position = {n: i for i, n in enumerate(self.numbers)}
+        self.num_frames = len(self.numbers)
+
+    def index(self, frame: int) -> int:
+        if frame not in self._position:
+            raise DataError(f"frame {self.path / f'{frame:05d}.jpg'} does not exist; "
+                            "re-download the video's frames (or pass --skip-bad)")
+        return self._position[frame]
+
+    def frame_path(self, index: int) -> Path:
+        return self.path / f"{self.numbers[index]:05d}.jpg"
 
 
 class Mp4Frames(FrameSource):
@@ -208,8 +263,9 @@ class Mp4Frames(FrameSource):
         self._container.close()
 
 
-def find_video_file(root: str | Path, dataset: str, video: str) -> Path:
-    """The PNG folder (preferred: exact pixels) or MP4 file holding ``video``'s frames."""
+def find_video_file(root: str | Path, dataset: str, video: str, split: str | None = None) -> Path:
+    """The PNG folder (preferred: exact pixels) or MP4 file holding ``video``'s frames (the JPEG
+    folder for Ref-YouTube-VOS, under ``split``, and Ref-DAVIS17)."""
     root = Path(root)
     if dataset == "a2d":
         release = root / "Release"
@@ -230,12 +286,21 @@ def find_video_file(root: str | Path, dataset: str, video: str) -> Path:
         if not found:
             raise DataError(f"JHMDB video {video} not found under {images}/<action>/{video}/")
         return found[0]
-    raise DataError(f"unknown dataset {dataset!r}; use a2d or jhmdb")
+    if dataset == "ytvos":
+        return root / str(split or "train") / "JPEGImages" / video
+    if dataset == "davis":
+        davis = root / "DAVIS" if (root / "DAVIS").is_dir() else root
+        return davis / "JPEGImages" / "480p" / video
+    raise DataError(f"unknown dataset {dataset!r}; use a2d, jhmdb, ytvos or davis")
 
 
-def open_frames(root: str | Path, dataset: str, video: str) -> FrameSource:
-    """Open ``video`` of a release: its PNG folder when present, else its MP4."""
-    path = find_video_file(root, dataset, video)
+def open_frames(root: str | Path, dataset: str, video: str, split: str | None = None
+                ) -> FrameSource:
+    """Open ``video`` of a release: its PNG folder when present, else its MP4; for
+    Ref-YouTube-VOS (``split``: its folder) and Ref-DAVIS17 its JPEG folder."""
+    path = find_video_file(root, dataset, video, split)
+    if dataset in ("ytvos", "davis"):
+        return JpegFrames(path)
     return PngFrames(path) if path.is_dir() else Mp4Frames(path)
 
 
@@ -254,14 +319,19 @@ def clip_indices(frame: int, clip_len: int, num_frames: int) -> list[int]:
     return [min(max(i, 0), num_frames - 1) for i in range(start, start + clip_len)]
 
 
+def sample_clip_indices(source: FrameSource, frame: int, clip_len: int) -> list[int]:
+    """:func:`clip_indices` of the frame a sample names, in ``source``'s 0-based indices."""
+    return clip_indices(source.index(frame) + 1, clip_len, source.num_frames)
+
+
 def read_clip(root: str | Path, dataset: str, sample: Sample, clip_len: int) -> np.ndarray:
     """The clip of ``sample``: (T, H, W, 3) uint8, T = ``clip_len``, annotated frame at T//2.
 
     Indices are clamped to the frames the video has (for JHMDB: all its PNGs, including those
     past the last mask; MTTR clamps to the masked frames instead).
     """
-    with open_frames(root, dataset, sample.video) as source:
-        if sample.frame > source.num_frames:
+    with open_frames(root, dataset, sample.video, sample.split) as source:
+        if source.index(sample.frame) >= source.num_frames:
             log.warning("annotated frame %d of %s is past the video's %d frames; the clip "
                         "repeats the last frame", sample.frame, source.path, source.num_frames)
-        return source.read(clip_indices(sample.frame, clip_len, source.num_frames))
+        return source.read(sample_clip_indices(source, sample.frame, clip_len))

@@ -239,6 +239,8 @@ class SynthConfig:
     jhmdb_videos: int = 60
     size: int = 96
     """Frame height in pixels."""
+    generator: int = 1
+    """Synthetic generator version (docs/synthetic.md): 1, or 2 with relation/comparison queries."""
 
 
 @dataclass(frozen=True)
@@ -500,6 +502,8 @@ def _validate(cfg: Config, source: str) -> None:
     if cfg.train.processes < 1 or cfg.train.batch_size % cfg.train.processes:
         fail(f"train.processes = {cfg.train.processes} must be >= 1 and divide train.batch_size = "
              f"{cfg.train.batch_size} (each process takes an equal slice of every batch)")
+    if cfg.synth.generator not in (1, 2):
+        fail(f"synth.generator = {cfg.synth.generator} must be 1 or 2 (docs/synthetic.md)")
     t = cfg.train
     if not (math.isfinite(t.lr) and t.lr > 0):
         fail(f"train.lr = {t.lr} must be finite and > 0 (e.g. train.lr=5e-4)")

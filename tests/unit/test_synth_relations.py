@@ -94,7 +94,7 @@ def _centres(actor: dict, frames: list[int]) -> np.ndarray:
 
 def test_every_relation_is_true_of_the_written_geometry(v2_meta):
     H = v2_meta["params"]["height"]
-    seen = Counter()
+    seen, pairs = Counter(), set()
     for video in v2_meta["videos"]:
         if video["kind"] != "relation":
             continue
@@ -121,9 +121,16 @@ def test_every_relation_is_true_of_the_written_geometry(v2_meta):
                      "nearest": d_other - d_own >= 2 * margin,
                      "farthest": d_own - d_other >= 2 * margin}[relation]
             assert holds.all(), (video["video"], a["query"])
+            # the other twin's relation is clearly false of this one (level or other side)
+            theirs = other["query_type"].split(":")[1]
+            excluded = {"left_of": dx >= 0, "right_of": dx <= 0, "above": dy >= 0,
+                        "below": dy <= 0}.get(theirs, d_own != d_other)
+            assert excluded.all(), (video["video"], a["query"], other["query"])
+            pairs.add(tuple(sorted((relation, theirs))))
             # and the query names it
             assert any(f" {p} " in f" {a['query']} " for p in V.RELATION_WORDS[relation])
     assert set(seen) == set(V.RELATIONS)
+    assert {("left_of", "right_of"), ("above", "below"), ("farthest", "nearest")} < pairs
 
 
 def test_every_comparison_matches_the_written_masks(v2, v2_meta):

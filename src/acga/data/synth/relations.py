@@ -10,12 +10,12 @@ import numpy as np
 from .scene import (Actor, Video, annotated_frames, background, number_actors, place,
                     place_or_drop, write_queries)
 from .vocabulary import (ACTOR_WORDS, ACTORS, COLOURS, COMPARISON_TEMPLATES, COMPARISON_WORDS,
-                         LONG_COMPARISON_TEMPLATES, PLURAL_WORDS, RELATION_PAIRS, RELATION_WORDS,
+                         LONG_COMPARISON_TEMPLATES, PLURAL_WORDS, RELATION_FAMILIES, RELATION_WORDS,
                          SIZE_WORDS, SIZES, VALID_ACTIONS, compose_query, draw_adverb,
                          draw_query_style, pick)
 
 __all__ = ["V2_KINDS", "RELATION_MARGIN", "DISTANCE_MARGIN", "relation_holds",
-           "sample_v2_video"]
+           "relation_excluded", "sample_v2_video"]
 
 V2_KINDS = ("relation", "comparison")
 # How clearly a relation holds, in frame heights, at every annotated frame: the box centres of
@@ -60,6 +60,23 @@ def relation_holds(relation: str, subject: np.ndarray, reference: np.ndarray,
     raise ValueError(f"unknown relation {relation!r}; expected one of {RELATION_WORDS}")
 
 
+def relation_excluded(relation: str, subject: np.ndarray, reference: np.ndarray) -> bool:
+    """Is the subject clearly not in ``relation`` to the reference in every frame (level with
+    it or on the other side)? Distances: always (the other twin's relation says it)."""
+    dx, dy = subject[:, 0] - reference[:, 0], subject[:, 1] - reference[:, 1]
+    side = {"left_of": dx >= 0, "right_of": dx <= 0, "above": dy >= 0, "below": dy <= 0}
+    return bool(np.all(side[relation])) if relation in side else True
+
+
+def _twins_told_apart(pair: tuple[str, str], a: np.ndarray, b: np.ndarray, r: np.ndarray,
+                      H: int) -> bool:
+    """Twin ``a`` (centres (F, 2)) is in ``pair[0]`` to the reference ``r`` and ``b`` in
+    ``pair[1]``, and neither in the other's relation: each query fits one twin only."""
+    first, second = pair
+    return (relation_holds(first, a, r, b, H) and relation_holds(second, b, r, a, H)
+            and relation_excluded(second, a, r) and relation_excluded(first, b, r))
+
+
 def _relation_actors(rng: np.random.Generator, frame: tuple[int, int], num_frames: int,
                      annotated: list[int]) -> tuple[list[Actor], tuple[str, str]]:
     """Twins, reference and the twins' relations, placed so that both relations hold.
@@ -71,7 +88,8 @@ def _relation_actors(rng: np.random.Generator, frame: tuple[int, int], num_frame
     small (all at once: the twins stay identical).
     """
     H = frame[0]
-    first, second = pair = RELATION_PAIRS[int(rng.integers(len(RELATION_PAIRS)))]
+    family = RELATION_FAMILIES[int(rng.integers(len(RELATION_FAMILIES)))]
+    first, second = pair = family[int(rng.integers(len(family)))]
     cls = pick(rng, ACTORS)
     colour, size, flip = pick(rng, list(COLOURS)), pick(rng, list(SIZES)), bool(rng.random() < 0.5)
     ref_cls = pick(rng, [c for c in ACTORS if c != cls])
@@ -84,9 +102,10 @@ def _relation_actors(rng: np.random.Generator, frame: tuple[int, int], num_frame
             return True
         r = _centres(ref, idx)
         if len(placed) == 1:  # the first twin; distances are compared once both are placed
-            return first == "nearest" or relation_holds(first, _centres(a, idx), r, r, H)
-        ca, cb = _centres(placed[1], idx), _centres(a, idx)
-        return relation_holds(first, ca, r, cb, H) and relation_holds(second, cb, r, ca, H)
+            c = _centres(a, idx)
+            return relation_excluded(second, c, r) and (
+                first == "nearest" or relation_holds(first, c, r, r, H))
+        return _twins_told_apart(pair, _centres(placed[1], idx), _centres(a, idx), r, H)
 
     for attempt in range(100):
         act = pick(rng, VALID_ACTIONS[cls])

@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ["ACTORS", "ACTIONS", "VALID_ACTIONS", "ACTOR_WORDS", "ACTION_WORDS", "COLOURS",
            "SIZES", "SIZE_WORDS", "POSITION_WORDS", "TEMPLATES", "LONG_TEMPLATES",
-           "JHMDB_ACTIONS", "PLURAL_WORDS", "RELATIONS", "RELATION_PAIRS", "RELATION_WORDS",
+           "JHMDB_ACTIONS", "PLURAL_WORDS", "RELATIONS", "RELATION_FAMILIES", "RELATION_WORDS",
            "COMPARISON_WORDS", "COMPARISON_TEMPLATES", "LONG_COMPARISON_TEMPLATES", "pick",
            "compose_query", "draw_query_style", "draw_adverb", "vocabulary_meta"]
 
@@ -103,10 +103,17 @@ LONG_TEMPLATES: tuple[str, ...] = (
 _LONG_PROB = 0.08
 
 # Generator version 2 (docs/synthetic.md, "Query types"). Relations of an actor to a reference
-# actor, as the two twins of a ``relation`` video use them: one of each pair per twin.
-RELATION_PAIRS: tuple[tuple[str, str], ...] = (
-    ("left_of", "right_of"), ("above", "below"), ("nearest", "farthest"))
-RELATIONS: tuple[str, ...] = tuple(r for p in RELATION_PAIRS for r in p)
+# actor, as the two twins of a ``relation`` video use them (one of a pair each), in families
+# drawn with equal chances: opposite sides along x, along y, one side along x and one along y
+# ("crossed": then the twins need not flank the reference, so the half of the frame a twin is
+# in tells less), and the nearer and the farther one.
+RELATION_FAMILIES: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("left_of", "right_of"),),
+    (("above", "below"),),
+    (("left_of", "above"), ("left_of", "below"), ("right_of", "above"), ("right_of", "below")),
+    (("nearest", "farthest"),),
+)
+RELATIONS: tuple[str, ...] = ("left_of", "right_of", "above", "below", "nearest", "farthest")
 # The phrase before the reference's noun phrase ("to the left of" + "the red ball").
 RELATION_WORDS: dict[str, tuple[str, ...]] = {
     "left_of": ("to the left of", "left of", "on the left of"),

@@ -18,8 +18,10 @@ trajectories, which videos are distractors).
 
 The 7 A2D actor classes are sprites, the 8 actions are motions; some videos hold two identical
 actors doing different actions (only the motion tells which one the query means), others two
-classes doing the same action (only the class tells). Everything but the MP4 bytes is fixed by
-the seed.
+classes doing the same action (only the class tells). --generator 2 (a2d) adds videos whose
+twins only their relation to a third actor tells apart ("the dog left of the ball") and size
+comparisons ("the bigger of the two cats"); version 1, the default, never changes.
+Everything but the MP4 bytes is fixed by the seed.
 
 The folder must be new, empty, or a previous synthetic output of the same layout (replaced);
 --force writes into any folder.

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 from .scene import (Actor, Video, annotated_frames, background, number_actors, place,
-                    place_or_drop, write_queries)
+                    place_or_drop, shared_adjectives, write_queries)
 from .vocabulary import (ACTOR_WORDS, ACTORS, COLOURS, COMPARISON_TEMPLATES, COMPARISON_WORDS,
                          LONG_COMPARISON_TEMPLATES, PLURAL_WORDS, RELATION_FAMILIES, RELATION_WORDS,
-                         SIZE_WORDS, SIZES, VALID_ACTIONS, compose_query, draw_adverb,
+                         SIZES, VALID_ACTIONS, compose_query, draw_adverb,
                          draw_query_style, pick)
 
 __all__ = ["V2_KINDS", "RELATION_MARGIN", "DISTANCE_MARGIN", "relation_holds",
@@ -125,11 +125,7 @@ def _relation_queries(rng: np.random.Generator, actors: list[Actor], pair: tuple
     """The twins share template, noun, determiner and adjectives (which do not tell them
     apart); only the relation phrase differs. The reference gets an ordinary query."""
     twins, ref = actors[:2], actors[2]
-    adj: list[str] = []
-    if rng.random() < 0.3:
-        adj.append(pick(rng, SIZE_WORDS[twins[0].size]))
-    if rng.random() < 0.4:
-        adj.append(twins[0].colour)
+    adj = shared_adjectives(rng, twins[0])
     template, noun, det = draw_query_style(rng, twins[0].actor)
     ref_adj = [ref.colour] if rng.random() < 0.4 else []
     ref_phrase = " ".join(["the", *ref_adj, pick(rng, ACTOR_WORDS[ref.actor])])

@@ -19,7 +19,7 @@ from .vocabulary import (ACTIONS, ACTOR_WORDS, ACTORS, COLOURS, JHMDB_ACTIONS, P
                          draw_query_style, pick)
 
 __all__ = ["Actor", "Video", "video_id", "sample_a2d_video", "sample_jhmdb_video",
-           "annotated_frames", "place", "place_or_drop", "write_queries", "number_actors", "background"]
+           "annotated_frames", "place", "place_or_drop", "write_queries", "number_actors", "background", "shared_adjectives"]
 
 
 @dataclass
@@ -156,6 +156,16 @@ def _positions(a: Actor, frame: tuple[int, int]) -> list[str]:
     return out
 
 
+def shared_adjectives(rng: np.random.Generator, a: Actor) -> list[str]:
+    """Size and colour words a pair of look-alikes may share (30 % and 40 % of the time)."""
+    adj: list[str] = []
+    if rng.random() < 0.3:
+        adj.append(pick(rng, SIZE_WORDS[a.size]))
+    if rng.random() < 0.4:
+        adj.append(a.colour)
+    return adj
+
+
 def write_queries(rng: np.random.Generator, actors: list[Actor], kind: str,
                   frame: tuple[int, int]) -> None:
     """The queries of version 1's kinds (and of the actors of version 2's kinds that are
@@ -171,11 +181,7 @@ def write_queries(rng: np.random.Generator, actors: list[Actor], kind: str,
         rest = actors[2:]
     elif kind == "same_action":
         # the shared colour/size may be named (they do not tell the two apart); no position
-        adj: list[str] = []
-        if rng.random() < 0.3:
-            adj.append(pick(rng, SIZE_WORDS[actors[0].size]))
-        if rng.random() < 0.4:
-            adj.append(actors[0].colour)
+        adj = shared_adjectives(rng, actors[0])
         template, _, det = draw_query_style(rng, actors[0].actor)
         adv = draw_adverb(rng, actors[0].action)
         for a in actors[:2]:

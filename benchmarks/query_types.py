@@ -61,7 +61,8 @@ def count(root: Path) -> dict:
             "query_types": dict(types.most_common()),
             "relation_kinds": dict(sorted(relations.items())),
             "lengths": {k: lengths[k] for k in _BUCKETS},
-            "mean_words": round(sum(words) / max(len(words), 1), 2), "max_words": max(words, default=0)}
+            "mean_words": round(sum(words) / max(len(words), 1), 2),
+            "max_words": max(words, default=0)}
 
 
 def table(c: dict) -> str:

@@ -20,7 +20,8 @@ from ...errors import DataError
 from ...utils import atomic_write_json
 
 __all__ = ["META_NAME", "META_FORMAT", "STAGING_NAME", "FPS", "is_synth_output",
-           "prepare_output", "commit_output", "reusable_output", "write_pngs", "write_mp4", "csv_text"]
+           "prepare_output", "commit_output", "reusable_output", "write_pngs", "write_mp4",
+           "csv_text"]
 
 META_NAME = "synth_meta.json"
 META_FORMAT = "acga-synth"

@@ -10,8 +10,8 @@ import numpy as np
 from .scene import (Actor, Video, annotated_frames, background, number_actors, place,
                     place_or_drop, shared_adjectives, write_queries)
 from .vocabulary import (ACTOR_WORDS, ACTORS, COLOURS, COMPARISON_TEMPLATES, COMPARISON_WORDS,
-                         LONG_COMPARISON_TEMPLATES, PLURAL_WORDS, RELATION_FAMILIES, RELATION_WORDS,
-                         SIZES, VALID_ACTIONS, compose_query, draw_adverb,
+                         LONG_COMPARISON_TEMPLATES, PLURAL_WORDS, RELATION_FAMILIES,
+                         RELATION_WORDS, SIZES, VALID_ACTIONS, compose_query, draw_adverb,
                          draw_query_style, pick)
 
 __all__ = ["V2_KINDS", "RELATION_MARGIN", "DISTANCE_MARGIN", "relation_holds",

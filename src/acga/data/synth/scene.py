@@ -19,7 +19,8 @@ from .vocabulary import (ACTIONS, ACTOR_WORDS, ACTORS, COLOURS, JHMDB_ACTIONS, P
                          draw_query_style, pick)
 
 __all__ = ["Actor", "Video", "video_id", "sample_a2d_video", "sample_jhmdb_video",
-           "annotated_frames", "place", "place_or_drop", "write_queries", "number_actors", "background", "shared_adjectives"]
+           "annotated_frames", "place", "place_or_drop", "write_queries", "number_actors",
+           "background", "shared_adjectives"]
 
 
 @dataclass

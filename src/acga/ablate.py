@@ -128,9 +128,9 @@ def aggregate_runs(runs: Sequence[dict], protocols: Sequence[str] = ("acga", "co
 def _ensure_synthetic_a2d(root: Path, demo: Config, seed: int) -> None:
     """Generate the benchmark once, even with several ``--only`` processes started together:
     each writes into its own temporary folder and the first rename wins (same seed, same data)."""
-    from .data.synth import generate_a2d
+    from .data.synth import generate_a2d, reusable_output
 
-    if (root / "synth_meta.json").exists():
+    if reusable_output(root, demo.synth.generator):
         return
     from .staging import StagedFolder
 
@@ -138,7 +138,8 @@ def _ensure_synthetic_a2d(root: Path, demo: Config, seed: int) -> None:
     # the rename fails unless it is empty, and only a finished one (its meta) is accepted
     with StagedFolder(root, marker="synth_meta.json", what="`acga ablate`", replace="first",
                       allow_foreign=True) as staged:
-        generate_a2d(staged.tmp, videos=demo.synth.videos, seed=seed, size=demo.synth.size)
+        generate_a2d(staged.tmp, videos=demo.synth.videos, seed=seed, size=demo.synth.size,
+                     generator=demo.synth.generator)
         staged.publish()
 
 
@@ -164,7 +165,9 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
         raise ConfigError(f"--only {', '.join(unknown)}: not in suite {suite!r}; its configs are "
                          f"{', '.join(names)}")
     out = Path(out)
-    demo = load_config("demo_quick" if quick else "demo")
+    # synth.* overrides choose the data (e.g. synth.generator=2); the rest go to every row
+    demo = load_config("demo_quick" if quick else "demo",
+                       [o for o in extra if o.startswith("synth.")])
     root = out / "data" / "a2d"
     root.parent.mkdir(parents=True, exist_ok=True)
     _ensure_synthetic_a2d(root, demo, seed)

@@ -258,6 +258,8 @@ class SynthConfig:
     jhmdb_videos: int = 60
     size: int = 96
     """Frame height in pixels."""
+    generator: int = 1
+    """Synthetic generator version (docs/synthetic.md): 1, or 2 with relation/comparison queries."""
 
 
 @dataclass(frozen=True)

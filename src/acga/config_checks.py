@@ -84,6 +84,8 @@ def validate(cfg: Config, source: str) -> None:
     if t.num_workers < 0:
         fail(f"train.num_workers = {t.num_workers} must be >= 0 (0: load batches in the "
              "training process)")
+    if cfg.synth.generator not in (1, 2):
+        fail(f"synth.generator = {cfg.synth.generator} must be 1 or 2 (docs/synthetic.md)")
     if t.epochs < 1:
         fail(f"train.epochs = {t.epochs}: nothing would be trained; set train.epochs >= 1")
     if not 0 < t.lr_gamma <= 1:

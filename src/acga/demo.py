@@ -76,7 +76,7 @@ def _stage(name: str, seconds: dict):
 def run_demo(out: str | Path = "acga-demo", *, quick: bool = False, seed: int = 0,
              progress: bool = True, overrides: list[str] | None = None) -> DemoResult:
     from .data.dataset import build_dataset, index_samples
-    from .data.synth import generate_a2d, generate_jhmdb
+    from .data.synth import generate_a2d, generate_jhmdb, reusable_output
     from .data.word_vectors import load_word_vectors
     from .engine import evaluate, fit_local
     from .models import build_model, check_model_name
@@ -92,8 +92,9 @@ def run_demo(out: str | Path = "acga-demo", *, quick: bool = False, seed: int = 
     a2d_root, jhmdb_root = out / "data" / "a2d", out / "data" / "jhmdb"
 
     with _stage("synthesize", seconds):
-        if not (a2d_root / "synth_meta.json").exists():
-            generate_a2d(a2d_root, videos=n_videos, seed=seed, size=size)
+        if not reusable_output(a2d_root, cfg.synth.generator):
+            generate_a2d(a2d_root, videos=n_videos, seed=seed, size=size,
+                         generator=cfg.synth.generator)
         if not (jhmdb_root / "synth_meta.json").exists():
             generate_jhmdb(jhmdb_root, videos=n_jhmdb, seed=seed + 1, size=size)
 

@@ -18,14 +18,17 @@ trajectories, which videos are distractors).
 
 The 7 A2D actor classes are sprites, the 8 actions are motions; some videos hold two identical
 actors doing different actions (only the motion tells which one the query means), others two
-classes doing the same action (only the class tells). Everything but the MP4 bytes is fixed by
-the seed.
+classes doing the same action (only the class tells). --generator 2 (a2d) adds videos whose
+twins only their relation to a third actor tells apart ("the dog left of the ball") and size
+comparisons ("the bigger of the two cats"); version 1, the default, never changes.
+Everything but the MP4 bytes is fixed by the seed.
 
 The folder must be new, empty, or a previous synthetic output of the same layout (replaced);
 --force writes into any folder.
 
 examples:
   acga synth a2d --out data/synth_a2d --videos 300 --seed 0
+  acga synth a2d --out data/synth_a2d_v2 --videos 300 --generator 2
   acga synth jhmdb --out data/synth_jhmdb --videos 60 --size 64
   acga synth davis --out data/synth_davis && acga data samples davis data/synth_davis
   acga data samples a2d data/synth_a2d --split test | head
@@ -44,6 +47,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         "(default 96)")
     parser.add_argument("--distractors", type=float, default=0.4,
                         help="a2d: fraction of distractor videos (default 0.4)")
+    parser.add_argument("--generator", type=int, default=None, metavar="N",
+                        help="a2d: generator version, 1 (default) or 2 (adds relation and "
+                        "comparison queries; docs/synthetic.md)")
     parser.add_argument("--no-mp4", action="store_true",
                         help="a2d: write the PNG frames only, no Release/clips320H/")
     parser.add_argument("--force", action="store_true",
@@ -56,8 +62,15 @@ def run(args: argparse.Namespace) -> int:
 
     from ..data.synth import (STAGING_NAME, generate_a2d, generate_davis, generate_jhmdb,
                               generate_ytvos)
+    from ..data.synth.generators import check_generator
+    from ..errors import DataError
     from ..utils import check_writable
 
+    if args.generator is not None:  # before anything is written
+        if args.layout != "a2d":
+            raise DataError(f"--generator applies to the a2d layout only, not {args.layout}; "
+                            "drop it")
+        check_generator(args.generator)
     out = Path(args.out)
     check_writable(out, folder=True)
     existed = out.exists()
@@ -70,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         elif args.layout == "a2d":
             summary = generate_a2d(out, videos=100 if args.videos is None else args.videos,
                                    seed=args.seed, size=args.size, distractors=args.distractors,
-                                   mp4=not args.no_mp4, force=args.force)
+                                   mp4=not args.no_mp4, force=args.force,
+                                   generator=args.generator or 1)
         else:
             summary = generate_jhmdb(out, videos=30 if args.videos is None else args.videos,
                                      seed=args.seed, size=args.size, force=args.force)

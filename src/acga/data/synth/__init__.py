@@ -46,12 +46,14 @@ Modules, in the order a video is made: ``vocabulary`` (words, query grammar), ``
 (actions as trajectories), ``render`` (sprites, backgrounds, frames), ``scene`` (what a video
 holds, drawn from its seed), ``output`` (staging and publishing the output folder; PNG, MP4
 and CSV files), ``generators`` (``generate_a2d``, ``generate_jhmdb``), ``refvos``
-(``generate_ytvos``, ``generate_davis``). The A2D HDF5 and JHMDB MAT files are written by the
+(``generate_ytvos``, ``generate_davis``); ``relations`` holds generator version 2's kinds
+(``relation``, ``comparison``). The A2D HDF5 and JHMDB MAT files are written by the
 readers' modules (``a2d.write_a2d_h5``, ``jhmdb.write_puppet_mask``).
 """
 
 from .generators import SynthSummary, generate_a2d, generate_jhmdb
-from .output import META_NAME, STAGING_NAME, is_synth_output
+from .generators import GENERATORS
+from .output import META_NAME, STAGING_NAME, is_synth_output, reusable_output
 from .refvos import davis_palette, generate_davis, generate_ytvos
 from .render import render_sprite, sprite_size
 from .vocabulary import (ACTION_WORDS, ACTIONS, ACTOR_WORDS, ACTORS, COLOURS, JHMDB_ACTIONS,
@@ -66,6 +68,8 @@ __all__ = [
     "davis_palette",
     "SynthSummary",
     "is_synth_output",
+    "reusable_output",
+    "GENERATORS",
     "render_sprite",
     "sprite_size",
     "ACTORS",

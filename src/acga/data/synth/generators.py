@@ -19,17 +19,25 @@ from ..a2d import write_a2d_h5
 from ..jhmdb import uniform_frames, write_puppet_mask
 from .output import (FPS, META_FORMAT, commit_output, csv_text, prepare_output, write_mp4,
                      write_pngs)
+from .relations import V2_KINDS, sample_v2_video
 from .render import render_video
 from .scene import Video, sample_a2d_video, sample_jhmdb_video, video_id
 from .vocabulary import ACTIONS, ACTORS, JHMDB_ACTIONS, pick, vocabulary_meta
 
-__all__ = ["generate_a2d", "generate_jhmdb", "SynthSummary", "frame_size", "check_count"]
+__all__ = ["generate_a2d", "generate_jhmdb", "SynthSummary", "frame_size", "check_count",
+           "GENERATORS", "check_generator", "V2_MIX"]
 
 log = logging.getLogger(__name__)
 
 # A2D's numeric ids: label = 10 * actor + action (videoset.csv's second column).
 _A2D_ACTOR_ID = {a: i + 1 for i, a in enumerate(ACTORS)}
 _A2D_ACTION_ID = {a: i + 1 for i, a in enumerate(ACTIONS)}
+
+GENERATORS = (1, 2)
+"""Versions of the A2D-layout generator (docs/synthetic.md): 1, the default, and 2, which adds
+the ``relation`` and ``comparison`` kinds. A version's output never changes."""
+# version 2: fractions of relation and comparison videos; the rest is mixed as version 1
+V2_MIX = {"relation": 0.25, "comparison": 0.15}
 
 
 @dataclass
@@ -75,7 +83,29 @@ def check_count(name: str, value: int, minimum: int) -> int:
     return int(value)
 
 
-def _video_meta(s: Video) -> dict[str, Any]:
+def check_generator(generator: object) -> int:
+    """``generator`` as a version of :data:`GENERATORS`, or a :class:`DataError` naming it."""
+    if isinstance(generator, bool) or generator not in GENERATORS:
+        raise DataError(f"generator {generator!r} is not a synthetic generator version; use "
+                        f"{' or '.join(map(str, GENERATORS))} (docs/synthetic.md)")
+    return int(generator)  # type: ignore[call-overload]
+
+
+def _kind(u: float, distractors: float, generator: int) -> str:
+    """The kind of a video from its first uniform draw ``u`` (one draw in every version, so
+    that version 1's stream is what it always was)."""
+    if generator >= 2:
+        v2 = sum(V2_MIX.values())
+        if u < V2_MIX["relation"]:
+            return "relation"
+        if u < v2:
+            return "comparison"
+        u = (u - v2) / (1 - v2)
+    return ("same_appearance" if u < distractors / 2 else
+            "same_action" if u < distractors else "random")
+
+
+def _video_meta(s: Video, generator: int = 1) -> dict[str, Any]:
     d: dict[str, Any] = {"video": s.video, "kind": s.kind, "pair": s.pair,
                          "frames": s.num_frames}
     if s.action_folder:  # JHMDB
@@ -84,13 +114,14 @@ def _video_meta(s: Video) -> dict[str, Any]:
         d.update(split=s.split, missed=s.missed,
                  annotated_frames=[f + 1 for f in s.annotated])  # 1-based, as file names
     d["background"] = s.background
-    d["actors"] = [a.meta() for a in sorted(s.actors, key=lambda a: a.instance)]
+    d["actors"] = [a.meta(generator) for a in sorted(s.actors, key=lambda a: a.instance)]
     return d
 
 
 def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int = 96,
                  distractors: float = 0.4, missed: int = 2, test_fraction: float = 0.2,
-                 mp4: bool = True, pngs: bool = True, force: bool = False) -> SynthSummary:
+                 mp4: bool = True, pngs: bool = True, force: bool = False,
+                 generator: int = 1) -> SynthSummary:
     """Write the synthetic benchmark in the A2D-Sentences release layout.
 
     Args:
@@ -100,12 +131,16 @@ def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int
             same for any number of videos (only the split and missed lists depend on it).
         size: frame height in pixels (rounded up to even); the width is 4/3 of it, even.
         distractors: fraction of distractor videos, half ``same_appearance`` (only the motion
-            tells the two actors apart) and half ``same_action`` (only the class does).
+            tells the two actors apart) and half ``same_action`` (only the class does); with
+            ``generator=2``, a fraction of the videos that are neither relation nor comparison.
         missed: videos listed in ``a2d_missed_videos.txt`` (their files are written all the
             same; readers must drop them): at most a fifth of the videos, taken from train.
         test_fraction: fraction of the videos in the test split (subset 1).
         mp4, pngs: write ``Release/clips320H/<video>.mp4`` and/or ``Release/pngs320H/``.
         force: write into a non-empty folder that holds no synthetic benchmark.
+        generator: the generator version (:data:`GENERATORS`): 1 (the default; its output is
+            fixed for good) or 2, which adds ``relation`` and ``comparison`` videos
+            (:data:`V2_MIX` of them) and records each query's type in ``synth_meta.json``.
 
     Returns:
         A :class:`SynthSummary` (counts, kinds, seconds).
@@ -114,6 +149,7 @@ def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int
         DataError: a bad argument, or ``out`` is neither empty nor a previous output.
     """
     t0 = time.perf_counter()
+    generator = check_generator(generator)
     videos = check_count("videos", videos, 1)
     if not 0.0 <= distractors <= 1.0 or not 0.0 <= test_fraction < 1.0:
         raise DataError(f"distractors {distractors} and test_fraction {test_fraction} must be "
@@ -135,14 +171,13 @@ def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int
     specs: list[Video] = []
     seen: set[str] = set()
     for k, rng in enumerate(video_rngs):
-        u = rng.random()
-        kind = ("same_appearance" if u < distractors / 2 else
-                "same_action" if u < distractors else "random")
+        kind = _kind(rng.random(), distractors, generator)
         vid = video_id(rng)
         while vid in seen:
             vid = video_id(rng)
         seen.add(vid)
-        spec = sample_a2d_video(rng, (H, W), kind)
+        sample = sample_v2_video if kind in V2_KINDS else sample_a2d_video
+        spec = sample(rng, (H, W), kind)
         spec.video, spec.split = vid, "test" if k in test_ids else "train"
         specs.append(spec)
     train_idx = [k for k, s in enumerate(specs) if s.split == "train"]
@@ -182,18 +217,23 @@ def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int
 
     samples = {"train": 0, "test": 0}
     kinds = {"random": 0, "same_appearance": 0, "same_action": 0}
+    if generator >= 2:
+        kinds.update({k: 0 for k in V2_KINDS})
     for s in specs:
         kinds[s.kind] += 1
         if not s.missed:
             samples[s.split] += len(s.actors) * len(s.annotated)
-    meta = {
-        "format": META_FORMAT, "version": 1, "layout": "a2d", "seed": int(seed),
+    meta: dict[str, Any] = {"format": META_FORMAT, "version": 1, "layout": "a2d"}
+    if generator != 1:  # absent: version 1 (whose meta bytes stay as they always were)
+        meta["generator"] = generator
+    meta.update({
+        "seed": int(seed),
         "params": {"videos": videos, "size": int(size), "height": H, "width": W,
                    "distractors": distractors, "missed": n_missed,
                    "test_fraction": test_fraction, "fps": FPS},
-        "vocabulary": vocabulary_meta(), "samples": samples, "kinds": kinds,
-        "videos": [_video_meta(s) for s in specs],
-    }
+        "vocabulary": vocabulary_meta(generator), "samples": samples, "kinds": kinds,
+        "videos": [_video_meta(s, generator) for s in specs],
+    })
     commit_output(out, staging, "a2d", meta)
     summary = SynthSummary("a2d", str(out), videos, samples, n_missed, kinds, H, W,
                            round(time.perf_counter() - t0, 2))

@@ -20,7 +20,8 @@ from ...errors import DataError
 from ...utils import atomic_write_json
 
 __all__ = ["META_NAME", "META_FORMAT", "STAGING_NAME", "FPS", "is_synth_output",
-           "prepare_output", "commit_output", "write_pngs", "write_mp4", "csv_text"]
+           "prepare_output", "commit_output", "reusable_output", "write_pngs", "write_mp4",
+           "csv_text"]
 
 META_NAME = "synth_meta.json"
 META_FORMAT = "acga-synth"
@@ -56,6 +57,24 @@ def is_synth_output(folder: str | Path) -> str | None:
     if marker.is_file():
         return marker.read_text(encoding="utf-8").strip()
     return None
+
+
+def reusable_output(folder: str | Path, generator: int) -> bool:
+    """Is there a finished synthetic A2D output of generator version ``generator`` in ``folder``
+    to reuse (True), or none (False)? One of another version raises a :class:`DataError`:
+    data are never reused silently for a config that asks for another version."""
+    meta = Path(folder) / META_NAME
+    if not meta.is_file():
+        return False
+    try:
+        found = json.loads(meta.read_text(encoding="utf-8")).get("generator", 1)
+    except (OSError, ValueError, AttributeError) as err:
+        raise DataError(f"{meta}: unreadable ({err}); delete {folder} to generate it again")
+    if found != generator:
+        raise DataError(f"{folder} holds synthetic data of generator version {found}, but the "
+                        f"config asks for synth.generator={generator}; use another output "
+                        f"folder, or delete {folder}")
+    return True
 
 
 def prepare_output(out: Path, layout: str, force: bool) -> Path:

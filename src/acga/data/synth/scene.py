@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import string
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -18,7 +18,10 @@ from .vocabulary import (ACTIONS, ACTOR_WORDS, ACTORS, COLOURS, JHMDB_ACTIONS, P
                          SIZE_WORDS, SIZES, VALID_ACTIONS, compose_query, draw_adverb,
                          draw_query_style, pick)
 
-__all__ = ["Actor", "Video", "video_id", "sample_a2d_video", "sample_jhmdb_video"]
+__all__ = ["Actor", "Video", "video_id", "sample_a2d_video", "sample_jhmdb_video",
+           "annotated_frames", "place", "place_or_drop", "write_queries", "number_actors",
+           "background", "shared_adjectives"]
+
 
 @dataclass
 class Actor:
@@ -33,12 +36,29 @@ class Actor:
     query: str = ""
     xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     hw: tuple[int, int] = (0, 0)
+    query_type: str = ""
+    """What the query names to tell the actor apart: ``plain`` (class and action), ``attribute``
+    (colour/size words), ``position``, ``attribute+position``, ``action`` (a same-appearance
+    pair), ``class`` (a same-action pair), ``relation:<relation>``, ``comparison``."""
+    reference: int = -1  # relation: the reference actor's instance
+    other: int = -1  # relation, comparison: the instance of the actor this one is told from
+    comparative: str = ""  # comparison: "bigger" or "smaller"
 
-    def meta(self) -> dict[str, Any]:
-        return {"instance": self.instance, "class": self.actor, "action": self.action,
-                "colour": self.colour, "size": self.size, "flip": self.flip, "z": self.z,
-                "query": self.query if self.described else None,
-                "box_hw": list(self.hw), "xy": self.xy.tolist()}
+    def meta(self, generator: int = 1) -> dict[str, Any]:
+        """The actor in ``synth_meta.json``; version 1's entries unchanged (no query type)."""
+        d = {"instance": self.instance, "class": self.actor, "action": self.action,
+             "colour": self.colour, "size": self.size, "flip": self.flip, "z": self.z,
+             "query": self.query if self.described else None,
+             "box_hw": list(self.hw), "xy": self.xy.tolist()}
+        if generator >= 2:
+            d["query_type"] = self.query_type if self.described else None
+            if self.reference >= 0:
+                d["reference"] = self.reference
+            if self.other >= 0:
+                d["other"] = self.other
+            if self.comparative:
+                d["comparative"] = self.comparative
+        return d
 
 
 @dataclass
@@ -56,7 +76,7 @@ class Video:
     mask_frames: int = 0  # JHMDB only: masks written (a few videos have fewer than frames)
 
 
-def _annotated_frames(rng: np.random.Generator, num_frames: int, count: int) -> list[int]:
+def annotated_frames(rng: np.random.Generator, num_frames: int, count: int) -> list[int]:
     """``count`` 0-based frames spread evenly (with jitter) away from both ends, so that a clip
     around each holds mostly real frames rather than repeated edge frames."""
     margin = 4
@@ -74,12 +94,14 @@ def video_id(rng: np.random.Generator) -> str:
     return pick(rng, first) + "".join(pick(rng, rest) for _ in range(10))
 
 
-def _place(actors: list[Actor], num_frames: int, frame: tuple[int, int], check: Sequence[int],
-           rng: np.random.Generator, tries: int = 40) -> bool:
+def place(actors: list[Actor], num_frames: int, frame: tuple[int, int], check: Sequence[int],
+          rng: np.random.Generator, tries: int = 40,
+          accept: Callable[[Actor, list[Actor]], bool] | None = None) -> bool:
     """Draw trajectories so that no two actors' boxes overlap in the frames ``check``.
 
-    Actors are placed one after another, each redrawn until it clears those already placed;
-    one that cannot be placed in ``tries`` draws restarts the whole video (a few times).
+    Actors are placed one after another, each redrawn until it clears those already placed
+    (and ``accept(actor, placed)`` holds, if given); one that cannot be placed in ``tries``
+    draws restarts the whole video (a few times).
     """
     H, _ = frame
     for a in actors:
@@ -91,7 +113,7 @@ def _place(actors: list[Actor], num_frames: int, frame: tuple[int, int], check: 
             for _ in range(tries):
                 a.xy = trajectory(a.action, num_frames, a.hw, frame, rng)
                 if not any(boxes_overlap(a.xy[idx], *a.hw, b.xy[idx], *b.hw).any()
-                           for b in placed):
+                           for b in placed) and (accept is None or accept(a, placed)):
                     placed.append(a)
                     break
             else:
@@ -101,16 +123,17 @@ def _place(actors: list[Actor], num_frames: int, frame: tuple[int, int], check: 
     return False
 
 
-def _place_or_drop(actors: list[Actor], keep: int, num_frames: int, frame: tuple[int, int],
-                   check: Sequence[int], rng: np.random.Generator) -> None:
-    """:func:`_place`, dropping trailing actors (never the first ``keep``) while too crowded,
-    then making big actors small (all at once, so that a distractor pair stays identical)."""
+def place_or_drop(actors: list[Actor], keep: int, num_frames: int, frame: tuple[int, int],
+                  check: Sequence[int], rng: np.random.Generator, shrink: bool = True) -> None:
+    """:func:`place`, dropping trailing actors (never the first ``keep``) while too crowded,
+    then making big actors small (all at once, so that a distractor pair stays identical);
+    ``shrink=False`` keeps the sizes (a comparison pair) and only tries again."""
     for _ in range(50):
-        if _place(actors, num_frames, frame, check, rng):
+        if place(actors, num_frames, frame, check, rng):
             return
         if len(actors) > keep:
             actors.pop()
-        elif any(a.size == "big" for a in actors):
+        elif shrink and any(a.size == "big" for a in actors):
             for a in actors:
                 a.size = "small"
     raise RuntimeError(f"cannot place {len(actors)} actors without overlap in a "
@@ -134,8 +157,20 @@ def _positions(a: Actor, frame: tuple[int, int]) -> list[str]:
     return out
 
 
-def _write_queries(rng: np.random.Generator, actors: list[Actor], kind: str,
-                   frame: tuple[int, int]) -> None:
+def shared_adjectives(rng: np.random.Generator, a: Actor) -> list[str]:
+    """Size and colour words a pair of look-alikes may share (30 % and 40 % of the time)."""
+    adj: list[str] = []
+    if rng.random() < 0.3:
+        adj.append(pick(rng, SIZE_WORDS[a.size]))
+    if rng.random() < 0.4:
+        adj.append(a.colour)
+    return adj
+
+
+def write_queries(rng: np.random.Generator, actors: list[Actor], kind: str,
+                  frame: tuple[int, int]) -> None:
+    """The queries of version 1's kinds (and of the actors of version 2's kinds that are
+    described the ordinary way: pass them as ``random``)."""
     if kind == "same_appearance":
         # one template, noun and determiner for the pair: the two queries differ only in the
         # action's words; no colour, size or position (they would not, or must not, tell)
@@ -143,19 +178,17 @@ def _write_queries(rng: np.random.Generator, actors: list[Actor], kind: str,
         for a in actors[:2]:
             a.query = compose_query(a.action, template=template, noun=noun, det=det,
                              adv=draw_adverb(rng, a.action))
+            a.query_type = "action"
         rest = actors[2:]
     elif kind == "same_action":
         # the shared colour/size may be named (they do not tell the two apart); no position
-        adj: list[str] = []
-        if rng.random() < 0.3:
-            adj.append(pick(rng, SIZE_WORDS[actors[0].size]))
-        if rng.random() < 0.4:
-            adj.append(actors[0].colour)
+        adj = shared_adjectives(rng, actors[0])
         template, _, det = draw_query_style(rng, actors[0].actor)
         adv = draw_adverb(rng, actors[0].action)
         for a in actors[:2]:
             a.query = compose_query(a.action, template=template, noun=pick(rng, ACTOR_WORDS[a.actor]),
                              det=det, adj=adj, adv=adv)
+            a.query_type = "class"
         rest = actors[2:]
     else:
         rest = actors
@@ -170,9 +203,11 @@ def _write_queries(rng: np.random.Generator, actors: list[Actor], kind: str,
         template, noun, det = draw_query_style(rng, a.actor)
         a.query = compose_query(a.action, template=template, noun=noun, det=det, adj=adj, pos=pos,
                          adv=draw_adverb(rng, a.action))
+        a.query_type = "+".join((["attribute"] if adj else []) + (["position"] if pos else [])) \
+            or "plain"
 
 
-def _number(actors: list[Actor], rng: np.random.Generator) -> None:
+def number_actors(actors: list[Actor], rng: np.random.Generator) -> None:
     """Random instance ids and drawing order: neither may tell which actor a query means."""
     for inst, k in enumerate(rng.permutation(len(actors))):
         actors[int(k)].instance = inst
@@ -180,7 +215,7 @@ def _number(actors: list[Actor], rng: np.random.Generator) -> None:
         actors[int(k)].z = z
 
 
-def _background(rng: np.random.Generator, H: int) -> dict[str, Any]:
+def background(rng: np.random.Generator, H: int) -> dict[str, Any]:
     """Parameters of a video's background: hue, pan (pixels per frame) and a texture seed."""
     hue = rng.uniform(0, 1)
     pan = [0.0, 0.0]
@@ -194,7 +229,7 @@ def _background(rng: np.random.Generator, H: int) -> dict[str, Any]:
 
 def sample_a2d_video(rng: np.random.Generator, frame: tuple[int, int], kind: str) -> Video:
     num_frames = int(rng.integers(24, 49))
-    annotated = _annotated_frames(rng, num_frames, int(rng.integers(3, 6)))
+    annotated = annotated_frames(rng, num_frames, int(rng.integers(3, 6)))
     actors: list[Actor] = []
     colours, sizes = list(COLOURS), list(SIZES)
     if kind == "same_appearance":
@@ -220,11 +255,11 @@ def sample_a2d_video(rng: np.random.Generator, frame: tuple[int, int], kind: str
             cls, act = pairs[int(k)]
             actors.append(Actor(cls, act, pick(rng, colours), pick(rng, sizes),
                                  bool(rng.random() < 0.5)))
-    _place_or_drop(actors, 1 if kind == "random" else 2, num_frames, frame, annotated, rng)
-    _number(actors, rng)
-    _write_queries(rng, actors, kind, frame)
+    place_or_drop(actors, 1 if kind == "random" else 2, num_frames, frame, annotated, rng)
+    number_actors(actors, rng)
+    write_queries(rng, actors, kind, frame)
     pair = [a.instance for a in actors[:2]] if kind != "random" else []
-    return Video("", num_frames, annotated, actors, kind, _background(rng, frame[0]), pair=pair)
+    return Video("", num_frames, annotated, actors, kind, background(rng, frame[0]), pair=pair)
 
 
 def sample_jhmdb_video(rng: np.random.Generator, frame: tuple[int, int]) -> Video:
@@ -245,15 +280,15 @@ def sample_jhmdb_video(rng: np.random.Generator, frame: tuple[int, int]) -> Vide
                                  pick(rng, list(SIZES)), bool(rng.random() < 0.5),
                                  described=False))
     # no overlap in any frame: every frame of a JHMDB video may be evaluated
-    _place_or_drop(actors, 1, num_frames, frame, range(num_frames), rng)
+    place_or_drop(actors, 1, num_frames, frame, range(num_frames), rng)
     kind = "same_appearance" if len(actors) > 1 and actors[1].actor == "adult" else "random"
-    _number(actors, rng)
+    number_actors(actors, rng)
     template, noun, det = draw_query_style(rng, "adult")
     adj = [target.colour] if kind == "random" and rng.random() < 0.4 else []
     target.query = compose_query(action, template=template, noun=noun, det=det, adj=adj,
                           adv=draw_adverb(rng, action))
     pair = [a.instance for a in actors[:2]] if kind != "random" else []
-    spec = Video("", num_frames, [], actors, kind, _background(rng, frame[0]), pair=pair)
+    spec = Video("", num_frames, [], actors, kind, background(rng, frame[0]), pair=pair)
     spec.action_folder = JHMDB_ACTIONS[action]
     # as in the release, a few videos have more frames than masks
     spec.mask_frames = num_frames - (int(rng.integers(1, 4)) if rng.random() < 0.1 else 0)

@@ -10,8 +10,9 @@ import numpy as np
 
 __all__ = ["ACTORS", "ACTIONS", "VALID_ACTIONS", "ACTOR_WORDS", "ACTION_WORDS", "COLOURS",
            "SIZES", "SIZE_WORDS", "POSITION_WORDS", "TEMPLATES", "LONG_TEMPLATES",
-           "JHMDB_ACTIONS", "pick", "compose_query", "draw_query_style", "draw_adverb",
-           "vocabulary_meta"]
+           "JHMDB_ACTIONS", "PLURAL_WORDS", "RELATIONS", "RELATION_FAMILIES", "RELATION_WORDS",
+           "COMPARISON_WORDS", "COMPARISON_TEMPLATES", "LONG_COMPARISON_TEMPLATES", "pick",
+           "compose_query", "draw_query_style", "draw_adverb", "vocabulary_meta"]
 
 ACTORS = ("adult", "baby", "ball", "bird", "car", "cat", "dog")
 ACTIONS = ("climbing", "crawling", "eating", "flying", "jumping", "rolling", "running", "walking")
@@ -36,6 +37,17 @@ ACTOR_WORDS: dict[str, tuple[str, ...]] = {
     "car": ("car",),
     "cat": ("cat", "kitten"),
     "dog": ("dog", "puppy"),
+}
+
+# The plural of each noun of ACTOR_WORDS, in the same order (comparison queries).
+PLURAL_WORDS: dict[str, tuple[str, ...]] = {
+    "adult": ("adults", "men", "women", "people"),
+    "baby": ("babies", "toddlers"),
+    "ball": ("balls",),
+    "bird": ("birds",),
+    "car": ("cars",),
+    "cat": ("cats", "kittens"),
+    "dog": ("dogs", "puppies"),
 }
 
 # action -> (-ing form, third person form, adverbial phrases)
@@ -90,6 +102,44 @@ LONG_TEMPLATES: tuple[str, ...] = (
 )
 _LONG_PROB = 0.08
 
+# Generator version 2 (docs/synthetic.md, "Query types"). Relations of an actor to a reference
+# actor, as the two twins of a ``relation`` video use them (one of a pair each), in families
+# drawn with equal chances: opposite sides along x, along y, one side along x and one along y
+# ("crossed": then the twins need not flank the reference, so the half of the frame a twin is
+# in tells less), and the nearer and the farther one.
+RELATION_FAMILIES: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("left_of", "right_of"),),
+    (("above", "below"),),
+    (("left_of", "above"), ("left_of", "below"), ("right_of", "above"), ("right_of", "below")),
+    (("nearest", "farthest"),),
+)
+RELATIONS: tuple[str, ...] = ("left_of", "right_of", "above", "below", "nearest", "farthest")
+# The phrase before the reference's noun phrase ("to the left of" + "the red ball").
+RELATION_WORDS: dict[str, tuple[str, ...]] = {
+    "left_of": ("to the left of", "left of", "on the left of"),
+    "right_of": ("to the right of", "right of", "on the right of"),
+    "above": ("above", "over"),
+    "below": ("below", "under", "beneath"),
+    "nearest": ("next to", "near", "closest to", "nearest to"),
+    "farthest": ("far from", "farthest from", "away from"),
+}
+# Comparatives of a ``comparison`` video: the big actor is the bigger one.
+COMPARISON_WORDS: dict[str, tuple[str, ...]] = {
+    "big": ("bigger", "larger"), "small": ("smaller",)}
+# {cmp} a comparative, {plural} the plural noun, other slots as in TEMPLATES (always "the").
+COMPARISON_TEMPLATES: tuple[str, ...] = (
+    "the {cmp} {adj} {actor}",
+    "the {cmp} {adj} {actor} {ing} {adv}",
+    "the {cmp} {adj} {actor} that {s3} {adv}",
+    "the {cmp} of the two {adj} {plural}",
+    "the {cmp} of the two {adj} {plural} that are {ing} {adv}",
+    "of the two {adj} {plural} {ing} {adv} the {cmp} one",
+)
+LONG_COMPARISON_TEMPLATES: tuple[str, ...] = (
+    "in this short video there are two {adj} {plural} {ing} {adv} and the one to find is the "
+    "{cmp} of them from the beginning of the clip until the very end",
+)
+
 # JHMDB action folder of each synthetic action the JHMDB twin uses (the A2D actions with a
 # JHMDB counterpart, so that zero-shot transfer is meaningful).
 JHMDB_ACTIONS: dict[str, str] = {
@@ -102,10 +152,12 @@ def pick(rng: np.random.Generator, items: Sequence) -> Any:
 
 
 def compose_query(action: str, *, template: str, noun: str, det: str, adj: Sequence[str] = (),
-           pos: str = "", adv: str = "") -> str:
+           pos: str = "", adv: str = "", **slots: str) -> str:
+    """The query of ``template`` filled in; ``slots``: further slots of version 2's templates
+    ({cmp}, {plural})."""
     ing, s3, _ = ACTION_WORDS[action]
     text = template.format(det=det, adj=" ".join(adj), actor=noun, ing=ing, s3=s3,
-                           adv=adv, pos=pos)
+                           adv=adv, pos=pos, **slots)
     words = text.split()
     # "a" before a vowel is "an" ("an orange ball", "an adult")
     for i in range(len(words) - 1):
@@ -114,9 +166,11 @@ def compose_query(action: str, *, template: str, noun: str, det: str, adj: Seque
     return " ".join(words)
 
 
-def draw_query_style(rng: np.random.Generator, actor: str) -> tuple[str, str, str]:
+def draw_query_style(rng: np.random.Generator, actor: str, *,
+                     templates: Sequence[str] = TEMPLATES,
+                     long_templates: Sequence[str] = LONG_TEMPLATES) -> tuple[str, str, str]:
     """(template, noun, determiner) drawn for one query (or one distractor pair)."""
-    template = pick(rng, LONG_TEMPLATES) if rng.random() < _LONG_PROB else pick(rng, TEMPLATES)
+    template = pick(rng, long_templates) if rng.random() < _LONG_PROB else pick(rng, templates)
     return template, pick(rng, ACTOR_WORDS[actor]), pick(rng, ("the", "a"))
 
 
@@ -124,7 +178,11 @@ def draw_adverb(rng: np.random.Generator, action: str) -> str:
     return pick(rng, ACTION_WORDS[action][2]) if rng.random() < 0.5 else ""
 
 
-def vocabulary_meta() -> dict[str, Any]:
-    return {"actors": list(ACTORS), "actions": list(ACTIONS),
-            "valid_actions": {k: list(v) for k, v in VALID_ACTIONS.items()},
-            "colours": list(COLOURS), "sizes": list(SIZES), "positions": POSITION_WORDS}
+def vocabulary_meta(generator: int = 1) -> dict[str, Any]:
+    d = {"actors": list(ACTORS), "actions": list(ACTIONS),
+         "valid_actions": {k: list(v) for k, v in VALID_ACTIONS.items()},
+         "colours": list(COLOURS), "sizes": list(SIZES), "positions": POSITION_WORDS}
+    if generator >= 2:
+        d.update(relations={k: list(v) for k, v in RELATION_WORDS.items()},
+                 comparatives={k: list(v) for k, v in COMPARISON_WORDS.items()})
+    return d

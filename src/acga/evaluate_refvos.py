@@ -11,7 +11,7 @@ is the :class:`acga.segment.Segmenter`'s (:meth:`~acga.segment.Segmenter.forward
 runs on the fly for a model on I3D features, the frames feed ``small3d`` directly).
 
 Then, for a split with annotations, J, F and J&F with the protocol of
-``acga score --protocol davis`` (:func:`acga.cli.score_davis.davis_record` per frame,
+``acga score --protocol davis`` (:func:`acga.metrics_davis.davis_record` per frame,
 :func:`acga.metrics_davis.davis_protocol`), the predicted masks in the layout that command reads
 (``OUT/masks_<dataset>/``, :func:`acga.data.refvos.expression_mask_path`) and one JSON line per
 expression; for Ref-YouTube-VOS valid (no annotations) the challenge's submission zip
@@ -155,7 +155,6 @@ def predict_refvos(segmenter, samples: Sequence[RefSample], root: str | Path, *,
                     bar.update(1)
             stats.windows += windows.windows
             stats.videos += 1
-            stats.seconds = time.perf_counter() - start
     finally:
         bar.close()
         stats.seconds = time.perf_counter() - start
@@ -196,9 +195,8 @@ def evaluate_refvos(segmenter, samples: Sequence[RefSample], root: str | Path, o
 def _score_and_write(predictions, root: str | Path, out: Path, stats: RefvosEvaluation) -> None:
     """J/F of every prediction against its ground truth; the masks (staged folder) and the
     per-expression JSON lines."""
-    from .cli.score_davis import davis_record
     from .data.dataset import load_mask
-    from .metrics_davis import davis_protocol
+    from .metrics_davis import davis_protocol, davis_record, expression_means
     from .staging import StagedFolder
     from .utils import atomic_write
 
@@ -220,14 +218,9 @@ def _score_and_write(predictions, root: str | Path, out: Path, stats: RefvosEval
         staged.publish()
     stats.outputs.append(name)
     stats.davis = davis_protocol(records)
-    per_exp: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for set_name, expression, j, f in records:
-        per_exp.setdefault((set_name, expression), []).append((j, f))
     rows_name = f"per_expression_{stats.dataset}.jsonl"
     with atomic_write(out / rows_name, "w") as handle:
-        for key, values in per_exp.items():
-            arr = np.asarray(values)
-            j, f = float(arr[:, 0].mean()), float(arr[:, 1].mean())
+        for key, (j, f, n) in expression_means(records).items():
             handle.write(json.dumps({**info[key], "set": key[0], "J": j, "F": f,
-                                     "J&F": (j + f) / 2, "frames": len(values)}) + "\n")
+                                     "J&F": (j + f) / 2, "frames": n}) + "\n")
     stats.outputs.append(rows_name)

@@ -32,7 +32,8 @@ import numpy as np
 from .errors import InvalidShapeError
 
 __all__ = ["region_similarity", "boundary_map", "boundary_radius", "disk", "boundary_f",
-           "jf", "davis_protocol", "DavisResult", "BOUND_TH"]
+           "jf", "davis_protocol", "davis_record", "expression_means", "mask_groups", "DavisResult",
+           "BOUND_TH"]
 
 BOUND_TH = 0.008
 """The DAVIS boundary tolerance, as a fraction of the image diagonal."""
@@ -139,6 +140,36 @@ class DavisResult:
                 "frames": self.frames, "sets": self.sets}
 
 
+def mask_groups(name: str, with_sets: bool) -> tuple[str, str]:
+    """(set, expression) of a mask's relative path ``[<set>/]<video>/<expression>/<frame>.png``
+    (:func:`acga.data.refvos.expression_mask_path`): the expression is the folder, the set its
+    first part when ``with_sets``, else ``"all"``."""
+    parts = name.split("/")
+    return (parts[0] if with_sets else "all"), "/".join(parts[:-1])
+
+
+def davis_record(name: str, pred, gt, with_sets: bool,
+                 bound_th: float | None = None) -> tuple[str, str, float, float]:
+    """The (set, expression, J, F) record of one frame's masks for :func:`davis_protocol`;
+    ``name`` is the mask's relative path (:func:`mask_groups`)."""
+    j, f = jf(pred, gt, BOUND_TH if bound_th is None else bound_th)
+    return (*mask_groups(name, with_sets), j, f)
+
+
+def expression_means(frames: Iterable[tuple[str, str, float, float]]
+                     ) -> dict[tuple[str, str], tuple[float, float, int]]:
+    """Per (set, expression), in first-seen order: the mean J and F over its frames and the
+    number of frames."""
+    per_exp: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for set_name, expression, j, f in frames:
+        per_exp.setdefault((str(set_name), str(expression)), []).append((float(j), float(f)))
+    out = {}
+    for key, values in per_exp.items():
+        arr = np.asarray(values)
+        out[key] = (float(arr[:, 0].mean()), float(arr[:, 1].mean()), len(values))
+    return out
+
+
 def davis_protocol(frames: Iterable[tuple[str, str, float, float]]) -> DavisResult:
     """Aggregate per-frame (set, expression, J, F) records: frames -> expression means ->
     set means -> unweighted mean over sets.
@@ -146,15 +177,12 @@ def davis_protocol(frames: Iterable[tuple[str, str, float, float]]) -> DavisResu
     Raises:
         ValueError: no records.
     """
-    per_exp: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for set_name, expression, j, f in frames:
-        per_exp.setdefault((str(set_name), str(expression)), []).append((float(j), float(f)))
+    per_exp = expression_means(frames)
     if not per_exp:
         raise ValueError("davis_protocol needs at least one frame")
     per_set: dict[str, list[tuple[float, float]]] = {}
-    for (set_name, _), values in per_exp.items():
-        arr = np.asarray(values)
-        per_set.setdefault(set_name, []).append((float(arr[:, 0].mean()), float(arr[:, 1].mean())))
+    for (set_name, _), (j, f, _) in per_exp.items():
+        per_set.setdefault(set_name, []).append((j, f))
     sets = {}
     for name in sorted(per_set):
         arr = np.asarray(per_set[name])
@@ -162,5 +190,5 @@ def davis_protocol(frames: Iterable[tuple[str, str, float, float]]) -> DavisResu
         sets[name] = {"J": j, "F": f, "J&F": (j + f) / 2, "expressions": len(arr)}
     j = float(np.mean([s["J"] for s in sets.values()]))
     f = float(np.mean([s["F"] for s in sets.values()]))
-    n_frames = sum(len(v) for v in per_exp.values())
+    n_frames = sum(n for _, _, n in per_exp.values())
     return DavisResult(j, f, (j + f) / 2, len(per_exp), n_frames, sets)

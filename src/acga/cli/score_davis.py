@@ -7,28 +7,12 @@ import logging
 from pathlib import Path
 
 from ..errors import DataError
+from ..metrics_davis import davis_record
 
 log = logging.getLogger(__name__)
 
 LAYOUT = ("one folder of frame PNGs per expression: <expression>/<frame>.png, "
           "<video>/<expression>/<frame>.png, or <set>/<video>/<expression>/<frame>.png")
-
-
-def _groups(name: str, with_sets: bool) -> tuple[str, str]:
-    parts = name.split("/")
-    return (parts[0] if with_sets else "all"), "/".join(parts[:-1])
-
-
-def davis_record(name: str, pred, gt, with_sets: bool,
-                 bound_th: float | None = None) -> tuple[str, str, float, float]:
-    """The (set, expression, J, F) record of one frame's masks for
-    :func:`acga.metrics_davis.davis_protocol`; ``name`` is the mask's relative path
-    (``[<set>/]<video>/<expression>/<frame>.png``, :func:`acga.data.refvos.expression_mask_path`),
-    whose first part names the set when ``with_sets``."""
-    from ..metrics_davis import BOUND_TH, jf
-
-    j, f = jf(pred, gt, BOUND_TH if bound_th is None else bound_th)
-    return (*_groups(name, with_sets), j, f)
 
 
 def score_davis(pred: str | Path, gt: str | Path, bound_th: float | None = None):

@@ -24,7 +24,8 @@ from .config import Config, config_to_dict, load_config
 from .errors import ConfigError
 from .utils import atomic_write, atomic_write_json
 
-__all__ = ["SUITES", "small_variant", "run_suite", "check_seeds", "seed_list", "aggregate_runs"]
+__all__ = ["SUITES", "SIZES", "small_variant", "run_suite", "check_seeds", "check_size",
+           "seed_list", "aggregate_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,14 @@ SUITES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+# --size NAME -> (the config every row is brought to, what it is)
+SIZES: dict[str, tuple[str, str]] = {
+    "demo": ("demo", "the demo's size: 128x128 input, 8x8 features, 8 epochs"),
+    "quick": ("demo_quick", "the quick demo: 64x64 input, 4x4 features, 120 videos, 6 epochs"),
+    "long": ("demo_long", "the demo's size with twice the updates (16 epochs)"),
+    "map16": ("demo_map16", "the demo's budget with 16x16 features (256x256 input, ~4x compute)"),
+}
+
 # Fields that set the size of the network (not what an ablation switches), by section.
 _SIZE_FIELDS = {
     "model": ("backbone", "small3d_widths", "small3d_stem_kernel", "visual_dim", "word_dim",
@@ -89,6 +98,13 @@ def check_seeds(seeds: object) -> int:
         raise ConfigError(f"--seeds {seeds}: the number of training runs per row must be a whole "
                           f"number of 1 or more; give e.g. --seeds 3")
     return seeds
+
+
+def check_size(size: object) -> str:
+    """``size`` if it names an entry of :data:`SIZES`, else a :class:`ConfigError` naming it."""
+    if size not in SIZES:
+        raise ConfigError(f"--size {size}: unknown size; choose one of {', '.join(SIZES)}")
+    return size  # type: ignore[return-value]
 
 
 def seed_list(base: int, seeds: int) -> list[int]:
@@ -145,7 +161,7 @@ def _ensure_synthetic_a2d(root: Path, demo: Config, seed: int) -> None:
 
 def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0,
               progress: bool = True, extra: Sequence[str] = (),
-              only: Sequence[str] = (), seeds: int = 1) -> list[dict]:
+              only: Sequence[str] = (), seeds: int = 1, size: str | None = None) -> list[dict]:
     """Train and evaluate the rows of ``suite``; write the table of every finished row.
 
     ``seed`` is the seed of the synthetic data. ``seeds``: train each row this many times, with
@@ -155,8 +171,15 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
 
     ``only``: run just these configs of the suite (e.g. one per process or machine, sharing
     ``out``); the others are included in the table when an earlier run finished them.
+
+    ``size``: a name of :data:`SIZES` (default ``demo``; ``quick=True`` is ``size="quick"``). A
+    finished run is reused only if it was trained with the config it would be trained with now;
+    one of another size or other overrides is refused, naming the first field that differs.
     """
     check_seeds(seeds)
+    if quick and size not in (None, "quick"):
+        raise ConfigError(f"--quick and --size {size} choose two sizes; give one of them")
+    size = check_size("quick" if quick else (size or "demo"))
     if suite not in SUITES:
         raise ConfigError(f"--suite {suite}: unknown suite; choose one of {', '.join(sorted(SUITES))}")
     names = [n for n, _ in SUITES[suite]]
@@ -166,13 +189,10 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
                          f"{', '.join(names)}")
     out = Path(out)
     # synth.* overrides choose the data (e.g. synth.generator=2); the rest go to every row
-    demo = load_config("demo_quick" if quick else "demo",
-                       [o for o in extra if o.startswith("synth.")])
-    root = out / "data" / "a2d"
-    root.parent.mkdir(parents=True, exist_ok=True)
-    _ensure_synthetic_a2d(root, demo, seed)
-    rows, missing = [], []
-    vectors = None
+    demo = load_config(SIZES[size][0], [o for o in extra if o.startswith("synth.")])
+    # every run of every row with its config, and every finished run checked against it,
+    # before anything trains: a folder of another size is refused, not half-extended
+    plans = []
     for name, paper_row in SUITES[suite]:
         row_dir = out / name.replace("/", "_")
         if seeds == 1:  # today's layout: one run in the row's folder
@@ -180,8 +200,24 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
         else:
             base = small_variant(name, demo, extra).train.seed
             plan = [(s, row_dir / f"seed_{s}") for s in seed_list(base, seeds)]
-        runs = []
+        runs_cfg = []
         for train_seed, run_dir in plan:
+            seed_override = [] if train_seed is None else [f"train.seed={train_seed}"]
+            cfg = small_variant(name, demo, list(extra) + seed_override)
+            metrics_path = run_dir / "metrics.json"
+            if metrics_path.exists():
+                done = json.loads(metrics_path.read_text())
+                _check_same_config(metrics_path, done.get("config_resolved"), cfg)
+            runs_cfg.append((train_seed, run_dir, cfg))
+        plans.append((name, paper_row, runs_cfg))
+    root = out / "data" / "a2d"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_synthetic_a2d(root, demo, seed)
+    rows, missing = [], []
+    vectors = None
+    for name, paper_row, plan in plans:
+        runs = []
+        for train_seed, run_dir, cfg in plan:
             metrics_path = run_dir / "metrics.json"
             label = name if train_seed is None else f"{name} seed {train_seed}"
             if metrics_path.exists():
@@ -195,8 +231,6 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
                 from .data.word_vectors import load_word_vectors
 
                 vectors = load_word_vectors(demo.data.word_vectors)
-            seed_override = [] if train_seed is None else [f"train.seed={train_seed}"]
-            cfg = small_variant(name, demo, list(extra) + seed_override)
             run = _train_and_evaluate(name, paper_row, cfg, root, run_dir, vectors, progress)
             atomic_write_json(metrics_path, run)
             runs.append(run)
@@ -211,9 +245,32 @@ def run_suite(suite: str, out: str | Path, *, quick: bool = False, seed: int = 0
                          "seconds": round(sum(r["seconds"] for r in runs), 1),
                          "runs": [{"seed": r["config_resolved"]["train"]["seed"],
                                    "folder": str(d.relative_to(out)), **r}
-                                  for r, (_, d) in zip(runs, plan)]})
-    _write_tables(suite, out, rows, missing, quick=quick, seed=seed, seeds=seeds)
+                                  for r, (_, d, _) in zip(runs, plan)]})
+    _write_tables(suite, out, rows, missing, size=size, seed=seed, seeds=seeds)
     return rows
+
+
+def _flatten(tree: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(tree, dict):
+        out: dict[str, object] = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def _check_same_config(metrics_path: Path, stored: object, cfg: Config) -> None:
+    """Refuse to reuse a finished run that was trained with another config than ``cfg`` (another
+    --size, other overrides): its figures would enter the table under this one's name."""
+    now = _flatten(json.loads(json.dumps(config_to_dict(cfg))))
+    then = _flatten(stored) if isinstance(stored, dict) else {}
+    differ = [k for k in now if k != "description" and then.get(k, now[k]) != now[k]]
+    if differ:
+        key = differ[0]
+        raise ConfigError(
+            f"{metrics_path}: this finished run was trained with {key} = {then[key]!r}, this "
+            f"suite would train it with {now[key]!r} ({len(differ)} field(s) differ); give "
+            f"another --out, or the same --size and overrides as that run")
 
 
 def _train_and_evaluate(name: str, paper_row: str, cfg: Config, root: Path, run_dir: Path,
@@ -236,7 +293,7 @@ def _train_and_evaluate(name: str, paper_row: str, cfg: Config, root: Path, run_
             "config_resolved": config_to_dict(cfg)}
 
 
-def _write_tables(suite: str, out: Path, rows: list[dict], missing: list[str], *, quick: bool,
+def _write_tables(suite: str, out: Path, rows: list[dict], missing: list[str], *, size: str,
                   seed: int, seeds: int) -> None:
     """OUT/ablation_<suite>.md (mean ± std with several seeds) and OUT/ablation_<suite>.json."""
     from .results_table import format_table
@@ -247,14 +304,14 @@ def _write_tables(suite: str, out: Path, rows: list[dict], missing: list[str], *
     paper = PAPER_RESULTS.get("a2d", {})
     table_paper = [(f"{r['paper_row']} (paper, A2D)", paper_metrics("a2d", r["paper_row"]))
                    for r in rows if r["paper_row"] in paper]
-    flags = f"{' --quick' if quick else ''}{f' --seeds {seeds}' if seeds > 1 else ''}"
+    flags = f"{f' --size {size}' if size != 'demo' else ''}{f' --seeds {seeds}' if seeds > 1 else ''}"
     if seeds > 1:
         runs_line = (f"data seed {seed}, {seeds} training runs per row (train.seed = the row's "
                      f"seed + 0..{seeds - 1}); cells are mean ± sample standard deviation")
     else:
         runs_line = f"seed {seed}"
     md = [f"# Ablation suite `{suite}` on the synthetic benchmark", "",
-          f"Demo size ({'quick' if quick else 'default'}), {runs_line}; command: "
+          f"Size `{size}` ({SIZES[size][1]}), {runs_line}; command: "
           f"`acga ablate --suite {suite}{flags}`.", "",
           format_table(table, "acga", markdown=True, std=std), "",
           f"Wall time per row (s{', all seeds' if seeds > 1 else ''}): "

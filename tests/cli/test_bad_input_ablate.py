@@ -39,3 +39,13 @@ def test_malformed_options_are_usage_errors(tmp_path, capsys, argv):
     err = capsys.readouterr().err
     assert argv[0] in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--size", "huge"], ["--size huge", "unknown size", "demo, quick, long, map16"]),
+    (["--size", "long", "--quick"], ["--quick and --size long"]),
+])
+def test_a_size_that_does_not_exist_is_refused_before_any_work(tmp_path, capsys, argv, words):
+    out = tmp_path / "out"
+    error_line(capsys, ["ablate", *argv, "--out", str(out), "--no-progress"], *words)
+    assert not out.exists()

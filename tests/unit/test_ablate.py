@@ -231,3 +231,51 @@ def test_seeds_really_train_with_each_seed(tmp_path, monkeypatch):
         assert (run / "last.safetensors").exists()
     assert rows[0]["seeds"] == [0, 1]
     assert not (tmp_path / "ablations_baseline" / "metrics.json").exists()
+
+
+# ------------------------------------------------------------------------------ --size NAME
+
+def test_sizes_change_only_size_or_budget_and_keep_the_row_switches():
+    from acga.ablate import SIZES
+
+    demo = small_variant("ablations/full", load_config("demo"))
+    long = small_variant("ablations/full", load_config(SIZES["long"][0]))
+    map16 = small_variant("ablations/full", load_config(SIZES["map16"][0]))
+    assert (long.train.epochs, long.train.lr_step) == (2 * demo.train.epochs, 2 * demo.train.epochs - 1)
+    assert long.model == demo.model and long.data == demo.data
+    assert (map16.model.input_size, map16.model.resolutions) == (256, (16, 64, 256))
+    assert map16.train == demo.train
+    # 16x16 features: the small 3-D CNN strides by 16, as at 128x128 -> 8x8
+    assert map16.model.input_size // map16.model.resolutions[0] == 16
+    for cfg in (long, map16):
+        assert (cfg.model.attention, cfg.model.mrf, cfg.loss) == (demo.model.attention, demo.model.mrf, demo.loss)
+
+
+def test_size_names_the_table_and_a_finished_run_of_another_size_is_refused(tmp_path, monkeypatch):
+    from acga.ablate import run_suite
+    from acga.errors import ConfigError
+
+    trained = _fake_runs(monkeypatch)
+    run_suite("paper", tmp_path, size="long", progress=False, only=["ablations/full"])
+    assert trained == [("ablations/full", 0)]
+    assert "--size long" in (tmp_path / "ablation_paper.md").read_text()
+    run_suite("paper", tmp_path, size="long", progress=False, only=["ablations/full"])
+    assert trained == [("ablations/full", 0)]  # same size: reused, not retrained
+    with pytest.raises(ConfigError, match=r"metrics.json: .*train.epochs = 16.* 8 .*another --out"):
+        run_suite("paper", tmp_path, progress=False, only=["ablations/full"])
+    with pytest.raises(ConfigError, match=r"train.lr = 0.003.* 0.001"):
+        run_suite("paper", tmp_path, size="long", progress=False, extra=["train.lr=0.001"])
+    assert trained == [("ablations/full", 0)]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(size="huge"), r"--size huge: unknown size; choose one of demo, quick, long, map16"),
+    (dict(size="long", quick=True), r"--quick and --size long"),
+])
+def test_run_suite_refuses_an_unknown_or_conflicting_size(tmp_path, kwargs, message):
+    from acga.ablate import run_suite
+    from acga.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        run_suite("paper", tmp_path / "out", **kwargs)
+    assert not (tmp_path / "out").exists()

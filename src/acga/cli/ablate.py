@@ -15,7 +15,14 @@ table beside the paper's numbers on A2D-Sentences. Finished rows are reused on r
 synthetic data, set by --seed, stays the same), each run in OUT/<row>/seed_<s>/; the table
 shows mean ± sample standard deviation. Finished runs are reused, so re-running an interrupted
 suite with the same arguments trains only the unfinished ones. With N = 1 (the default) a row
-runs in OUT/<row>/ as before.
+runs in OUT/<row>/ as before. A finished run is reused only with the config it was trained
+with: one of another --size or other overrides is refused (give another --out).
+
+sizes (--size):
+  demo        128x128 input, 8x8 features, 8 epochs at batch 4 (the default; `acga demo`)
+  quick       64x64 input, 4x4 features, 120 videos, 6 epochs (a smoke test)
+  long        the demo's size with twice the updates (16 epochs)
+  map16       the demo's data and budget with 16x16 features (256x256 input, ~4x compute)
 
 suites:
   paper       the paper's Table 3: Baseline, +MRF, +WBCE, +ATT
@@ -26,6 +33,7 @@ examples:
   acga ablate --suite paper --out runs/ablate
   acga ablate --suite paper --quick train.epochs=3
   acga ablate --suite paper --seeds 3      # each row 3 times: mean ± std
+  acga ablate --suite paper --size long --only ablations/full
   # two rows at a time on a 2-core machine, one thread each, sharing the output folder:
   OMP_NUM_THREADS=1 acga ablate --out runs/ablate --only ablations/baseline &
   OMP_NUM_THREADS=1 acga ablate --out runs/ablate --only ablations/baseline_mrf
@@ -33,11 +41,15 @@ examples:
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
-    from ..ablate import SUITES
+    from ..ablate import SIZES, SUITES
 
     parser.add_argument("--suite", choices=sorted(SUITES), default="paper")
     parser.add_argument("--out", default="runs/ablate", help="output folder (default runs/ablate)")
-    parser.add_argument("--quick", action="store_true", help="the quick demo size")
+    parser.add_argument("--size", default=None, metavar="NAME",
+                        help="size and budget every row is brought to: "
+                             + "; ".join(f"{k}: {v}" for k, (_, v) in SIZES.items())
+                             + " (default demo)")
+    parser.add_argument("--quick", action="store_true", help="the same as --size quick")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="training runs per row, with train.seed = base .. base+N-1 "
@@ -53,16 +65,21 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..ablate import check_seeds, run_suite
+    from ..ablate import check_seeds, check_size, run_suite
+    from ..errors import ConfigError
     from ..utils import check_writable
 
     check_seeds(args.seeds)  # refused before anything is written
+    if args.size is not None:
+        check_size(args.size)
+        if args.quick and args.size != "quick":
+            raise ConfigError(f"--quick and --size {args.size} choose two sizes; give one of them")
     check_writable(args.out, folder=True)
     from ..results_table import format_table
     from ..runsafety import sigterm_as_exception
 
     with sigterm_as_exception(COMMAND):  # stopped: temporaries removed, workers ended
-        rows = run_suite(args.suite, args.out, quick=args.quick, seed=args.seed,
+        rows = run_suite(args.suite, args.out, quick=args.quick, size=args.size, seed=args.seed,
                          progress=not args.no_progress, extra=args.overrides, only=args.only,
                          seeds=args.seeds)
     std = [r.get("acga_std") for r in rows] if args.seeds > 1 else None

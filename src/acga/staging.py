@@ -16,8 +16,10 @@ the next one, :func:`acga.runsafety.remove_stale_temporaries`). Two ways to publ
     discard their copy (the folder then has the marker).
 
 Writing into a non-empty folder that is not ours is refused unless ``allow_foreign`` (a
-``--force``). A generator that moves top-level folders (``data.synth``) maps onto ``"owned"``
-with ``own_names`` matching its top-level folder names and its meta file as the marker.
+``--force``). The synthetic generator (``data.synth``) maps onto ``"owned"`` with ``own_names``
+matching its top-level names, its meta file as the marker and no list (``listed_key=None``):
+then the old marker is removed before any old file, so an interrupted publication never looks
+like a complete output.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class StagedFolder:
         replace: ``"owned"`` or ``"first"`` (module docstring).
         own_names: relative paths an earlier output of ours owns even when its marker does not
             list them (an interrupted replacement, an older version).
-        listed_key: the marker's JSON key listing the files it owns (``None``: no list).
+        listed_key: the marker's JSON key listing the files it owns (``None``: no list; what
+            is owned is ``own_names`` alone, and the old marker goes first when publishing).
         allow_foreign: write into a non-empty folder without the marker.
     """
 
@@ -170,6 +173,10 @@ class StagedFolder:
                             f"and this run would replace it; move it away or choose another "
                             f"{self.option}")
         kept = [rel for rel in files_under(out) if rel not in owned]
+        if self.listed_key is None and self.marker in owned:
+            # nothing in it says what is ours: removed first, so that until the new marker
+            # arrives the folder does not look like a complete output
+            (out / self.marker).unlink()
         for rel in sorted(owned - {self.marker}):
             with contextlib.suppress(FileNotFoundError):
                 (out / rel).unlink()

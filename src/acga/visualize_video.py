@@ -1,10 +1,11 @@
 """Pictures of a whole video: an MP4 writer, the query legend, a bounded contact sheet.
 
 :class:`Mp4Writer` writes H.264 in MP4 keeping the source's timestamps, with its encoder
-settings as arguments (``acga segment``'s overlay video: ``crf 20, veryfast``). :func:`draw_legend`
-writes the queries in their mask colours on a frame. :class:`ThumbnailSheet` collects a few
-thumbnails spread over a video of unknown length in bounded memory and draws them with
-:func:`acga.visualize.contact_sheet`.
+settings as arguments (``acga segment``'s overlay video: ``crf 20, veryfast``; the synthetic
+benchmark's clips: ``data.synth.output.MP4_OPTIONS``); as a context manager it finishes the
+file, or after an error just closes it. :func:`draw_legend` writes the queries in their mask
+colours on a frame. :class:`ThumbnailSheet` collects a few thumbnails spread over a video of
+unknown length in bounded memory and draws them with :func:`acga.visualize.contact_sheet`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ class Mp4Writer:
         self.first_pts: int | None = None
         self.last_pts: int | None = None
         self.frames = 0
+
+    def __enter__(self) -> "Mp4Writer":
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(flush=exc_type is None)
 
     def write(self, rgb: np.ndarray, pts: int | None) -> None:
         """Encode one (H, W, 3) uint8 frame at source timestamp ``pts`` (or the next one)."""

@@ -57,11 +57,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import shutil
     from pathlib import Path
 
-    from ..data.synth import (STAGING_NAME, generate_a2d, generate_davis, generate_jhmdb,
-                              generate_ytvos)
+    from ..data.synth import generate_a2d, generate_davis, generate_jhmdb, generate_ytvos
     from ..data.synth.generators import check_generator
     from ..errors import DataError
     from ..utils import check_writable
@@ -73,25 +71,20 @@ def run(args: argparse.Namespace) -> int:
         check_generator(args.generator)
     out = Path(args.out)
     check_writable(out, folder=True)
-    existed = out.exists()
-    try:
-        if args.layout in ("ytvos", "davis"):
-            gen = generate_ytvos if args.layout == "ytvos" else generate_davis
-            kwargs = {} if args.videos is None else {"videos": args.videos}
-            summary = gen(out, seed=args.seed, size=args.size, distractors=args.distractors,
-                          force=args.force, **kwargs)
-        elif args.layout == "a2d":
-            summary = generate_a2d(out, videos=100 if args.videos is None else args.videos,
-                                   seed=args.seed, size=args.size, distractors=args.distractors,
-                                   mp4=not args.no_mp4, force=args.force,
-                                   generator=args.generator or 1)
-        else:
-            summary = generate_jhmdb(out, videos=30 if args.videos is None else args.videos,
-                                     seed=args.seed, size=args.size, force=args.force)
-    except BaseException:
-        # a failed run (full disk, Ctrl-C) leaves no partial output: a folder this run created
-        # goes, in an existing one only this run's staging folder
-        shutil.rmtree(out if not existed else out / STAGING_NAME, ignore_errors=True)
-        raise
+    # a failed run (full disk, Ctrl-C) leaves no partial output: the generators write beside
+    # the output folder and publish by rename (acga.staging)
+    if args.layout in ("ytvos", "davis"):
+        gen = generate_ytvos if args.layout == "ytvos" else generate_davis
+        kwargs = {} if args.videos is None else {"videos": args.videos}
+        summary = gen(out, seed=args.seed, size=args.size, distractors=args.distractors,
+                      force=args.force, **kwargs)
+    elif args.layout == "a2d":
+        summary = generate_a2d(out, videos=100 if args.videos is None else args.videos,
+                               seed=args.seed, size=args.size, distractors=args.distractors,
+                               mp4=not args.no_mp4, force=args.force,
+                               generator=args.generator or 1)
+    else:
+        summary = generate_jhmdb(out, videos=30 if args.videos is None else args.videos,
+                                 seed=args.seed, size=args.size, force=args.force)
     print(summary.line())
     return 0

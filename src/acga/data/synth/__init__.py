@@ -44,16 +44,16 @@ bytes for CSV, text, PNG, HDF5 and MAT files and ``synth_meta.json``.
 The Ref-YouTube-VOS and Ref-DAVIS17 layouts of the same videos are written by ``refvos.py``.
 Modules, in the order a video is made: ``vocabulary`` (words, query grammar), ``motion``
 (actions as trajectories), ``render`` (sprites, backgrounds, frames), ``scene`` (what a video
-holds, drawn from its seed), ``output`` (staging and publishing the output folder; PNG, MP4
-and CSV files), ``generators`` (``generate_a2d``, ``generate_jhmdb``), ``refvos``
-(``generate_ytvos``, ``generate_davis``); ``relations`` holds generator version 2's kinds
-(``relation``, ``comparison``). The A2D HDF5 and JHMDB MAT files are written by the
+holds, drawn from its seed), ``output`` (which output folder may be written, staged and
+published by ``acga.staging``; PNG and CSV files, the MP4 settings), ``generators``
+(``generate_a2d``, ``generate_jhmdb``), ``refvos`` (``generate_ytvos``, ``generate_davis``);
+``relations`` holds generator version 2's kinds (``relation``, ``comparison``). The A2D HDF5 and JHMDB MAT files are written by the
 readers' modules (``a2d.write_a2d_h5``, ``jhmdb.write_puppet_mask``).
 """
 
 from .generators import SynthSummary, generate_a2d, generate_jhmdb
 from .generators import GENERATORS
-from .output import META_NAME, STAGING_NAME, is_synth_output, reusable_output
+from .output import META_NAME, is_synth_output, reusable_output
 from .refvos import davis_palette, generate_davis, generate_ytvos
 from .render import render_sprite, sprite_size
 from .vocabulary import (ACTION_WORDS, ACTIONS, ACTOR_WORDS, ACTORS, COLOURS, JHMDB_ACTIONS,
@@ -85,5 +85,4 @@ __all__ = [
     "LONG_TEMPLATES",
     "JHMDB_ACTIONS",
     "META_NAME",
-    "STAGING_NAME",
 ]

@@ -9,15 +9,17 @@ import math
 import string
 import time
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...errors import DataError
+from ...visualize_video import Mp4Writer
 from ..a2d import write_a2d_h5
 from ..jhmdb import uniform_frames, write_puppet_mask
-from .output import (FPS, META_FORMAT, commit_output, csv_text, prepare_output, write_mp4,
+from .output import (FPS, META_FORMAT, MP4_OPTIONS, csv_text, publish_output, staged_output,
                      write_pngs)
 from .relations import V2_KINDS, sample_v2_video
 from .render import render_video
@@ -118,6 +120,44 @@ def _video_meta(s: Video, generator: int = 1) -> dict[str, Any]:
     return d
 
 
+def _write_a2d(staging: Path, specs: list[Video], H: int, W: int, *, mp4: bool,
+               pngs: bool) -> None:
+    """The A2D release's files of ``specs`` (all but the meta file) under ``staging``."""
+    release, text = staging / "Release", staging / "text_annotations"
+    masks_dir = text / "a2d_annotation_with_instances"
+    rows: list[list[Any]] = []
+    videoset: list[list[Any]] = []
+    for spec in specs:
+        frames, labels = render_video(spec, H, W)
+        if pngs:
+            write_pngs(release / "pngs320H" / spec.video, frames)
+        if mp4:
+            (release / "clips320H").mkdir(parents=True, exist_ok=True)
+            with Mp4Writer(release / "clips320H" / f"{spec.video}.mp4", W, H, Fraction(FPS),
+                           None, options=MP4_OPTIONS) as video:
+                for img in frames:
+                    video.write(img, None)
+        ids = sorted(a.instance for a in spec.actors)
+        for f in spec.annotated:
+            masks = np.stack([labels[f] == i + 1 for i in ids]).astype(np.uint8)  # (N, H, W)
+            write_a2d_h5(masks_dir / spec.video / f"{f + 1:05d}.h5", ids, masks)
+        first = next(a for a in spec.actors if a.instance == 0)
+        label = 10 * _A2D_ACTOR_ID[first.actor] + _A2D_ACTION_ID[first.action]
+        videoset.append([spec.video, label, 0, int(math.ceil(spec.num_frames / FPS)), H, W,
+                         spec.num_frames, len(spec.annotated), 1 if spec.split == "test" else 0])
+        # rows of a video in string order of instance id, as in the release (0, 1, 10, 2, ...)
+        for a in sorted(spec.actors, key=lambda a: str(a.instance)):
+            rows.append([spec.video, str(a.instance), a.query])
+
+    release.mkdir(parents=True, exist_ok=True)
+    text.mkdir(parents=True, exist_ok=True)
+    (release / "videoset.csv").write_text(csv_text(videoset), encoding="utf-8")
+    (text / "a2d_annotation.txt").write_text(
+        csv_text([["video_id", "instance_id", "query"]] + rows), encoding="utf-8")
+    (text / "a2d_missed_videos.txt").write_text(
+        "".join(f"{s.video}\n" for s in specs if s.missed), encoding="utf-8")
+
+
 def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int = 96,
                  distractors: float = 0.4, missed: int = 2, test_fraction: float = 0.2,
                  mp4: bool = True, pngs: bool = True, force: bool = False,
@@ -157,7 +197,7 @@ def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int
     H, W = frame_size(size)
     n_missed = min(check_count("missed", missed, 0), videos // 5)
     out = Path(out)
-    staging = prepare_output(out, "a2d", force)
+    staged = staged_output(out, "a2d", force)
 
     root_ss = np.random.SeedSequence([int(seed), 0xA2D])
     master = np.random.default_rng(root_ss)
@@ -185,36 +225,6 @@ def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int
     for k in (master.choice(train_idx, size=n_missed, replace=False) if n_missed else []):
         specs[int(k)].missed = True
 
-    release, text = staging / "Release", staging / "text_annotations"
-    masks_dir = text / "a2d_annotation_with_instances"
-    rows: list[list[Any]] = []
-    videoset: list[list[Any]] = []
-    for spec in specs:
-        frames, labels = render_video(spec, H, W)
-        if pngs:
-            write_pngs(release / "pngs320H" / spec.video, frames)
-        if mp4:
-            write_mp4(release / "clips320H" / f"{spec.video}.mp4", frames)
-        ids = sorted(a.instance for a in spec.actors)
-        for f in spec.annotated:
-            masks = np.stack([labels[f] == i + 1 for i in ids]).astype(np.uint8)  # (N, H, W)
-            write_a2d_h5(masks_dir / spec.video / f"{f + 1:05d}.h5", ids, masks)
-        first = next(a for a in spec.actors if a.instance == 0)
-        label = 10 * _A2D_ACTOR_ID[first.actor] + _A2D_ACTION_ID[first.action]
-        videoset.append([spec.video, label, 0, int(math.ceil(spec.num_frames / FPS)), H, W,
-                         spec.num_frames, len(spec.annotated), 1 if spec.split == "test" else 0])
-        # rows of a video in string order of instance id, as in the release (0, 1, 10, 2, ...)
-        for a in sorted(spec.actors, key=lambda a: str(a.instance)):
-            rows.append([spec.video, str(a.instance), a.query])
-
-    release.mkdir(parents=True, exist_ok=True)
-    text.mkdir(parents=True, exist_ok=True)
-    (release / "videoset.csv").write_text(csv_text(videoset), encoding="utf-8")
-    (text / "a2d_annotation.txt").write_text(
-        csv_text([["video_id", "instance_id", "query"]] + rows), encoding="utf-8")
-    (text / "a2d_missed_videos.txt").write_text(
-        "".join(f"{s.video}\n" for s in specs if s.missed), encoding="utf-8")
-
     samples = {"train": 0, "test": 0}
     kinds = {"random": 0, "same_appearance": 0, "same_action": 0}
     if generator >= 2:
@@ -234,11 +244,28 @@ def generate_a2d(out: str | Path, *, videos: int = 100, seed: int = 0, size: int
         "vocabulary": vocabulary_meta(generator), "samples": samples, "kinds": kinds,
         "videos": [_video_meta(s, generator) for s in specs],
     })
-    commit_output(out, staging, "a2d", meta)
+    with staged:
+        _write_a2d(staged.tmp, specs, H, W, mp4=mp4, pngs=pngs)
+        publish_output(staged, meta)
     summary = SynthSummary("a2d", str(out), videos, samples, n_missed, kinds, H, W,
                            round(time.perf_counter() - t0, 2))
     log.debug("%s", summary.line())
     return summary
+
+
+def _write_jhmdb(staging: Path, specs: list[Video], H: int, W: int) -> None:
+    """The JHMDB release's files of ``specs`` (all but the meta file) under ``staging``."""
+    rows: list[list[Any]] = [["video_id", "query"]]
+    for spec in specs:
+        frames, labels = render_video(spec, H, W)
+        write_pngs(staging / "Rename_Images" / spec.action_folder / spec.video, frames)
+        target = next(a for a in spec.actors if a.described)
+        part = (labels[:spec.mask_frames] == target.instance + 1).astype(np.uint8)  # (T, H, W)
+        write_puppet_mask(staging / "puppet_mask" / spec.action_folder / spec.video
+                          / "puppet_mask.mat",
+                          np.ascontiguousarray(part.transpose(1, 2, 0)))  # (H, W, T)
+        rows.append([spec.video, target.query])
+    (staging / "jhmdb_annotation.txt").write_text(csv_text(rows), encoding="utf-8")
 
 
 def generate_jhmdb(out: str | Path, *, videos: int = 30, seed: int = 0, size: int = 96,
@@ -258,7 +285,7 @@ def generate_jhmdb(out: str | Path, *, videos: int = 30, seed: int = 0, size: in
     videos = check_count("videos", videos, 1)
     H, W = frame_size(size)
     out = Path(out)
-    staging = prepare_output(out, "jhmdb", force)
+    staged = staged_output(out, "jhmdb", force)
     root_ss = np.random.SeedSequence([int(seed), 0x7D3B])
     specs: list[Video] = []
     seen: set[str] = set()
@@ -273,18 +300,6 @@ def generate_jhmdb(out: str | Path, *, videos: int = 30, seed: int = 0, size: in
         spec.video = name
         specs.append(spec)
 
-    rows: list[list[Any]] = [["video_id", "query"]]
-    for spec in specs:
-        frames, labels = render_video(spec, H, W)
-        write_pngs(staging / "Rename_Images" / spec.action_folder / spec.video, frames)
-        target = next(a for a in spec.actors if a.described)
-        part = (labels[:spec.mask_frames] == target.instance + 1).astype(np.uint8)  # (T, H, W)
-        write_puppet_mask(staging / "puppet_mask" / spec.action_folder / spec.video
-                          / "puppet_mask.mat",
-                          np.ascontiguousarray(part.transpose(1, 2, 0)))  # (H, W, T)
-        rows.append([spec.video, target.query])
-    (staging / "jhmdb_annotation.txt").write_text(csv_text(rows), encoding="utf-8")
-
     kinds = {"random": sum(s.kind == "random" for s in specs),
              "same_appearance": sum(s.kind == "same_appearance" for s in specs)}
     # the reader's "uniform" frames of each video (all its mask frames are usable)
@@ -296,7 +311,9 @@ def generate_jhmdb(out: str | Path, *, videos: int = 30, seed: int = 0, size: in
         "samples": samples, "kinds": kinds,
         "videos": [_video_meta(s) for s in specs],
     }
-    commit_output(out, staging, "jhmdb", meta)
+    with staged:
+        _write_jhmdb(staged.tmp, specs, H, W)
+        publish_output(staged, meta)
     summary = SynthSummary("jhmdb", str(out), videos, samples, 0, kinds, H, W,
                            round(time.perf_counter() - t0, 2))
     log.debug("%s", summary.line())

@@ -1,14 +1,14 @@
-"""The output folder of a generator: the staging folder a generation writes into and its
-publication (meta file last), recognising a previous synthetic output, and the files written
-into it: PNG and MP4 frames, CSV text."""
+"""The output folder of a generator: which folders may be written and what a previous synthetic
+output owns there (staged and published by :class:`acga.staging.StagedFolder`, meta file last),
+recognising a previous synthetic output, and the files written into it: PNG frames, CSV text,
+the MP4 encoder settings (written by :class:`acga.visualize_video.Mp4Writer`)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import shutil
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -17,18 +17,21 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
+from ...staging import StagedFolder
 from ...utils import atomic_write_json
 
-__all__ = ["META_NAME", "META_FORMAT", "STAGING_NAME", "FPS", "is_synth_output",
-           "prepare_output", "commit_output", "reusable_output", "write_pngs", "write_mp4",
-           "csv_text"]
+__all__ = ["META_NAME", "META_FORMAT", "FPS", "MP4_OPTIONS", "is_synth_output",
+           "staged_output", "publish_output", "reusable_output", "write_pngs", "csv_text"]
 
 META_NAME = "synth_meta.json"
 META_FORMAT = "acga-synth"
-STAGING_NAME = ".acga-synth-staging"
 FPS = 24  # frame rate of the MP4s and of videoset.csv's durations
+# near-lossless (readers may decode the MP4 rather than the PNGs); ultrafast and one thread:
+# the frames are tiny, and this is 3x faster than the default preset
+MP4_OPTIONS = {"crf": "12", "preset": "ultrafast", "threads": "1"}
 
-# what a generator owns in its output folder (replaced when it writes again)
+# what a generator owns in its output folder (replaced when it writes again): these top-level
+# names and everything under them
 _OWNED = {
     "a2d": ("Release", "text_annotations", META_NAME),
     "jhmdb": ("jhmdb_annotation.txt", "Rename_Images", "puppet_mask", META_NAME),
@@ -39,24 +42,49 @@ _OWNED = {
 
 
 def is_synth_output(folder: str | Path) -> str | None:
-    """The layout (``a2d``, ``jhmdb``, ``ytvos``, ``davis``) of a synthetic benchmark already in ``folder``, else None.
-
-    An interrupted generation (only the staging folder) counts as a previous output.
-    """
-    folder = Path(folder)
-    meta = folder / META_NAME
-    if meta.is_file():
-        try:
-            head = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if isinstance(head, dict) and head.get("format") == META_FORMAT:
-            return str(head.get("layout"))
+    """The layout (``a2d``, ``jhmdb``, ``ytvos``, ``davis``) of a synthetic benchmark already in
+    ``folder``, else None."""
+    meta = Path(folder) / META_NAME
+    if not meta.is_file():
         return None
-    marker = folder / STAGING_NAME / "layout"
-    if marker.is_file():
-        return marker.read_text(encoding="utf-8").strip()
+    try:
+        head = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if isinstance(head, dict) and head.get("format") == META_FORMAT:
+        return str(head.get("layout"))
     return None
+
+
+def staged_output(out: Path, layout: str, force: bool) -> StagedFolder:
+    """Check that ``out`` may be written with ``layout`` and return its (not yet begun) staged
+    folder.
+
+    ``out`` must be new, empty, or a previous synthetic output of the same layout, unless
+    ``force``. Generation writes into the staged folder, beside ``out``, and then moves it into
+    place (the files of ``_OWNED[layout]`` replaced, every other file kept), with the meta file
+    last, so a crash never leaves a half-written dataset that looks complete.
+    """
+    if out.exists() and not out.is_dir():
+        raise DataError(f"output {out} exists and is not a folder; pass a new or empty folder")
+    previous = is_synth_output(out) if out.is_dir() else None
+    if out.is_dir() and any(out.iterdir()) and previous is None and not force:
+        raise DataError(f"output folder {out} is not empty and holds no synthetic benchmark "
+                        f"({META_NAME}); pass an empty folder, or --force to write into it")
+    if previous is not None and previous != layout and not force:
+        raise DataError(f"output folder {out} holds the synthetic {previous} layout; pass "
+                        f"another folder for {layout}, or --force")
+    names = "|".join(re.escape(name) for name in _OWNED[layout])
+    # refusing a foreign folder was done above, with the generator's own rule and message
+    return StagedFolder(out, marker=META_NAME, what="`acga synth`", option="--out",
+                        replace="owned", own_names=re.compile(rf"(?:{names})(?:/|$)"),
+                        listed_key=None, allow_foreign=True)
+
+
+def publish_output(staged: StagedFolder, meta: dict[str, Any]) -> None:
+    """Write the meta file into the staged folder and publish it (the meta file moves last)."""
+    atomic_write_json(staged.tmp / META_NAME, meta, indent=None)
+    staged.publish()
 
 
 def reusable_output(folder: str | Path, generator: int) -> bool:
@@ -75,45 +103,6 @@ def reusable_output(folder: str | Path, generator: int) -> bool:
                         f"config asks for synth.generator={generator}; use another output "
                         f"folder, or delete {folder}")
     return True
-
-
-def prepare_output(out: Path, layout: str, force: bool) -> Path:
-    """Check that ``out`` may be written and return a fresh staging folder inside it.
-
-    Generation writes into the staging folder and then moves everything into place, with the
-    meta file last, so a crash never leaves a half-written dataset that looks complete.
-    """
-    if out.exists() and not out.is_dir():
-        raise DataError(f"output {out} exists and is not a folder; pass a new or empty folder")
-    previous = is_synth_output(out) if out.is_dir() else None
-    entries = [p for p in out.iterdir() if p.name != STAGING_NAME] if out.is_dir() else []
-    if entries and previous is None and not force:
-        raise DataError(f"output folder {out} is not empty and holds no synthetic benchmark "
-                        f"({META_NAME}); pass an empty folder, or --force to write into it")
-    if previous is not None and previous != layout and not force:
-        raise DataError(f"output folder {out} holds the synthetic {previous} layout; pass "
-                        f"another folder for {layout}, or --force")
-    staging = out / STAGING_NAME
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    (staging / "layout").write_text(layout + "\n", encoding="utf-8")
-    return staging
-
-
-def commit_output(out: Path, staging: Path, layout: str, meta: dict[str, Any]) -> None:
-    """Move the staged files into ``out``, replacing the previous ones; the meta file last."""
-    for name in _OWNED[layout]:
-        old = out / name
-        if old.is_dir():
-            shutil.rmtree(old)
-        elif old.exists():
-            old.unlink()
-    for item in sorted(staging.iterdir()):
-        if item.name != "layout":
-            os.replace(item, out / item.name)
-    shutil.rmtree(staging)
-    atomic_write_json(out / META_NAME, meta, indent=None)
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
@@ -142,24 +131,6 @@ def write_pngs(folder: Path, frames: np.ndarray) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for t, img in enumerate(frames):
         (folder / f"{t + 1:05d}.png").write_bytes(_png_bytes(img))
-
-
-def write_mp4(path: Path, frames: np.ndarray) -> None:
-    import av
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _, h, w, _ = frames.shape
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        # near-lossless (readers may decode the MP4 rather than the PNGs); ultrafast and one
-        # thread: the frames are tiny, and this is 3x faster than the default preset
-        stream.options = {"crf": "12", "preset": "ultrafast", "threads": "1"}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 def csv_text(rows: list[list[Any]]) -> str:

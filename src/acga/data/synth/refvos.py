@@ -39,8 +39,9 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
+from ...staging import StagedFolder
 from .generators import SynthSummary, check_count, frame_size
-from .output import META_FORMAT, commit_output, prepare_output
+from .output import META_FORMAT, publish_output, staged_output
 from .render import render_video
 from .scene import Video, sample_a2d_video, video_id
 from .vocabulary import vocabulary_meta
@@ -159,45 +160,26 @@ def _meta(layout: str, seed: int, params: dict, samples: dict, vids: list[_RefVi
 
 def _start(layout: str, out: str | Path, salt: int, *, videos: int, seed: int, size: int,
            frames: int, distractors: float,
-           force: bool) -> tuple[Path, Path, list[_RefVideo], dict[str, Any]]:
-    """Check the arguments, stage the output folder and draw the videos: ``(out, staging
-    folder, videos, the params of the meta file)``."""
+           force: bool) -> tuple[Path, StagedFolder, list[_RefVideo], dict[str, Any]]:
+    """Check the arguments and the output folder and draw the videos: ``(out, its staged
+    folder (not yet begun), videos, the params of the meta file)``."""
     check_count("videos", videos, 1)
     check_count("frames", frames, 2)
     if not 0.0 <= distractors <= 1.0:
         raise DataError(f"distractors {distractors} must be a fraction in [0, 1]")
     H, W = frame_size(size)
     out = Path(out)
-    staging = prepare_output(out, layout, force)
+    staged = staged_output(out, layout, force)
     vids = _videos(seed, salt, videos, (H, W), frames, distractors)
     params = {"videos": videos, "size": int(size), "height": H, "width": W, "frames": frames,
               "distractors": distractors}
-    return out, staging, vids, params
+    return out, staged, vids, params
 
 
-def generate_ytvos(out: str | Path, *, videos: int = 20, seed: int = 0, size: int = 96,
-                   frames: int = 12, distractors: float = 0.4,
-                   force: bool = False) -> SynthSummary:
-    """Write the synthetic benchmark in the Ref-YouTube-VOS layout.
-
-    Args:
-        out, seed, size, distractors, force: as for :func:`acga.data.synth.generate_a2d`.
-        videos: number of videos: a fifth (at least one when there are 3 or more) in valid, a
-            tenth (at least one when there are 5 or more) in test, the rest in train.
-        frames: frames per video (at most; A2D-twin videos hold 24 to 48).
-
-    Returns:
-        A :class:`~acga.data.synth.SynthSummary`; ``samples`` counts (expression, frame) pairs
-        of train and valid as ``index_ytvos`` enumerates them.
-    """
-    t0 = time.perf_counter()
-    out, staging, vids, params = _start("ytvos", out, 0x5A7F, videos=videos, seed=seed,
-                                        size=size, frames=frames, distractors=distractors,
-                                        force=force)
-    n_valid = max(1, round(videos * 0.2)) if videos >= 3 else 0
-    n_test = max(1, round(videos * 0.1)) if videos >= 5 else 0
-    splits = ["train"] * (videos - n_valid - n_test) + ["valid"] * n_valid + ["test"] * n_test
-    names = [f"{k:04d}{video_id(np.random.default_rng([seed, k]))[:6]}" for k in range(videos)]
+def _write_ytvos(staging: Path, vids: list[_RefVideo], names: list[str],
+                 splits: list[str]) -> dict[str, int]:
+    """The Ref-YouTube-VOS files (all but the meta file) under ``staging``; the samples per
+    split."""
     metas: dict[str, dict] = {"train": {}, "valid": {}, "test": {}}
     objects: dict[str, dict] = {"train": {}, "valid": {}, "test": {}}
     samples = {"train": 0, "valid": 0}
@@ -232,13 +214,42 @@ def generate_ytvos(out: str | Path, *, videos: int = 20, seed: int = 0, size: in
             (staging / split).mkdir(parents=True, exist_ok=True)
             (staging / split / "meta.json").write_text(
                 json.dumps({"videos": objects[split]}, indent=1), encoding="utf-8")
-    return _publish("ytvos", out, staging, seed, params, samples, vids, names, splits, t0)
+    return samples
 
 
-def _publish(layout: str, out: Path, staging: Path, seed: int, params: dict, samples: int,
-             vids: list, names: list[str], splits: list[str], t0: float) -> SynthSummary:
+def generate_ytvos(out: str | Path, *, videos: int = 20, seed: int = 0, size: int = 96,
+                   frames: int = 12, distractors: float = 0.4,
+                   force: bool = False) -> SynthSummary:
+    """Write the synthetic benchmark in the Ref-YouTube-VOS layout.
+
+    Args:
+        out, seed, size, distractors, force: as for :func:`acga.data.synth.generate_a2d`.
+        videos: number of videos: a fifth (at least one when there are 3 or more) in valid, a
+            tenth (at least one when there are 5 or more) in test, the rest in train.
+        frames: frames per video (at most; A2D-twin videos hold 24 to 48).
+
+    Returns:
+        A :class:`~acga.data.synth.SynthSummary`; ``samples`` counts (expression, frame) pairs
+        of train and valid as ``index_ytvos`` enumerates them.
+    """
+    t0 = time.perf_counter()
+    out, staged, vids, params = _start("ytvos", out, 0x5A7F, videos=videos, seed=seed,
+                                       size=size, frames=frames, distractors=distractors,
+                                       force=force)
+    n_valid = max(1, round(videos * 0.2)) if videos >= 3 else 0
+    n_test = max(1, round(videos * 0.1)) if videos >= 5 else 0
+    splits = ["train"] * (videos - n_valid - n_test) + ["valid"] * n_valid + ["test"] * n_test
+    names = [f"{k:04d}{video_id(np.random.default_rng([seed, k]))[:6]}" for k in range(videos)]
+    with staged:
+        samples = _write_ytvos(staged.tmp, vids, names, splits)
+        return _publish("ytvos", out, staged, seed, params, samples, vids, names, splits, t0)
+
+
+def _publish(layout: str, out: Path, staged: StagedFolder, seed: int, params: dict,
+             samples: dict[str, int], vids: list, names: list[str], splits: list[str],
+             t0: float) -> SynthSummary:
     """Move the staged set into ``out`` with its meta file; the summary of what was written."""
-    commit_output(out, staging, layout, _meta(layout, seed, params, samples, vids, names, splits))
+    publish_output(staged, _meta(layout, seed, params, samples, vids, names, splits))
     kinds = {k: sum(v.spec.kind == k for v in vids)
              for k in ("random", "same_appearance", "same_action")}
     summary = SynthSummary(layout, str(out), params["videos"], samples, 0, kinds,
@@ -252,31 +263,9 @@ def _davis_name(v: _RefVideo, k: int) -> str:
     return f"{first.actor}-{first.action}-{k}"
 
 
-def generate_davis(out: str | Path, *, videos: int = 12, seed: int = 0, size: int = 96,
-                   frames: int = 16, distractors: float = 0.4,
-                   force: bool = False) -> SynthSummary:
-    """Write the synthetic benchmark in the Ref-DAVIS17 layout (DAVIS-2017 trainval folders and
-    the four expression files).
-
-    Args:
-        out, seed, size, distractors, force: as for :func:`acga.data.synth.generate_a2d`.
-        videos: number of videos: a third (at least one when there are 2 or more) in val, the
-            rest in train; the first val video is ``classic-car``.
-        frames: frames per video (at most).
-
-    Returns:
-        A :class:`~acga.data.synth.SynthSummary`; ``samples`` counts (expression, frame) pairs
-        over the four sets, per split, as ``index_davis`` enumerates them.
-    """
-    t0 = time.perf_counter()
-    out, staging, vids, params = _start("davis", out, 0xDA17, videos=videos, seed=seed,
-                                        size=size, frames=frames, distractors=distractors,
-                                        force=force)
-    n_val = max(1, round(videos / 3)) if videos >= 2 else 0
-    splits = ["train"] * (videos - n_val) + ["val"] * n_val
-    names = [_davis_name(v, k) for k, v in enumerate(vids)]
-    if n_val:
-        names[videos - n_val] = "classic-car"
+def _write_davis(staging: Path, vids: list[_RefVideo], names: list[str],
+                 splits: list[str]) -> dict[str, int]:
+    """The Ref-DAVIS17 files (all but the meta file) under ``staging``; the samples per split."""
     davis = staging / "DAVIS"
     lines: dict[str, list[str]] = {s: [] for s in _DAVIS_SETS}
     samples = {"train": 0, "val": 0}
@@ -304,4 +293,34 @@ def generate_davis(out: str | Path, *, videos: int = 12, seed: int = 0, size: in
         encoding = "latin-1" if set_name.startswith("annot2") else "utf-8"
         (text_dir / f"Davis17_{set_name}.txt").write_bytes(
             ("\n".join(rows) + "\n").encode(encoding))
-    return _publish("davis", out, staging, seed, params, samples, vids, names, splits, t0)
+    return samples
+
+
+def generate_davis(out: str | Path, *, videos: int = 12, seed: int = 0, size: int = 96,
+                   frames: int = 16, distractors: float = 0.4,
+                   force: bool = False) -> SynthSummary:
+    """Write the synthetic benchmark in the Ref-DAVIS17 layout (DAVIS-2017 trainval folders and
+    the four expression files).
+
+    Args:
+        out, seed, size, distractors, force: as for :func:`acga.data.synth.generate_a2d`.
+        videos: number of videos: a third (at least one when there are 2 or more) in val, the
+            rest in train; the first val video is ``classic-car``.
+        frames: frames per video (at most).
+
+    Returns:
+        A :class:`~acga.data.synth.SynthSummary`; ``samples`` counts (expression, frame) pairs
+        over the four sets, per split, as ``index_davis`` enumerates them.
+    """
+    t0 = time.perf_counter()
+    out, staged, vids, params = _start("davis", out, 0xDA17, videos=videos, seed=seed,
+                                       size=size, frames=frames, distractors=distractors,
+                                       force=force)
+    n_val = max(1, round(videos / 3)) if videos >= 2 else 0
+    splits = ["train"] * (videos - n_val) + ["val"] * n_val
+    names = [_davis_name(v, k) for k, v in enumerate(vids)]
+    if n_val:
+        names[videos - n_val] = "classic-car"
+    with staged:
+        samples = _write_davis(staged.tmp, vids, names, splits)
+        return _publish("davis", out, staged, seed, params, samples, vids, names, splits, t0)

@@ -137,6 +137,29 @@ def test_an_interrupted_run_leaves_nothing(tmp_path):
     assert tree(out) == before and hidden(tmp_path) == []
 
 
+def test_without_a_list_an_interrupted_publication_leaves_no_marker(tmp_path, monkeypatch):
+    """``listed_key=None`` (the synthetic generator): the old marker goes before the old files,
+    so a publication that fails half-way never leaves a folder that looks complete; with a list
+    the old marker stays (it still says which files were ours)."""
+    import acga.staging
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    for listed_key, kept in ((None, {"notes.md"}), ("files", {"notes.md", "marker.json"})):
+        out = tmp_path / f"out-{listed_key}"
+        write_run(out, {"result.txt": "old"}, listed_key=listed_key)
+        (out / "notes.md").write_text("the user's")
+        with pytest.raises(OSError, match="No space"):
+            with staged(out, listed_key=listed_key) as s:
+                (s.tmp / "result.txt").write_text("new")
+                (s.tmp / "marker.json").write_text("{}")
+                with monkeypatch.context() as patch:
+                    patch.setattr(acga.staging.os, "replace", full_disk)
+                    s.publish()
+        assert set(tree(out)) == kept and hidden(tmp_path) == []
+
+
 def test_stale_temporaries_of_a_killed_run_are_removed(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()

@@ -214,6 +214,28 @@ def test_bad_arguments_are_refused(tmp_path):
     assert not (tmp_path / "mine" / ".acga-synth-staging").exists()
 
 
+def test_a_failed_run_leaves_the_previous_output_and_no_temporary(tmp_path, monkeypatch):
+    from acga.data.synth import generators
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    out = tmp_path / "j"
+    synth.generate_jhmdb(out, videos=2, seed=1, size=32)
+    before = tree(out)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(generators, "write_puppet_mask", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        synth.generate_jhmdb(out, videos=3, seed=2, size=32)
+    assert tree(out) == before and [p.name for p in tmp_path.iterdir()] == ["j"]
+    with pytest.raises(OSError, match="No space"):
+        synth.generate_jhmdb(tmp_path / "new", videos=1, size=32)
+    assert [p.name for p in tmp_path.iterdir()] == ["j"]  # not even an empty folder
+
+
 # ----------------------------------------------------------------------------- the design
 
 

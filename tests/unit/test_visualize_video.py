@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+import pytest
 
 from acga.visualize_video import Mp4Writer, ThumbnailSheet, draw_legend, thumbnail
 
@@ -42,6 +43,24 @@ def test_mp4_writer_default_rate_and_time_base(tmp_path):
     w.close()
     frames, _ = decode(tmp_path / "b.mp4")
     np.testing.assert_allclose([f[2] for f in frames], [0.0, 0.04, 0.08], atol=1e-9)
+
+
+def test_mp4_writer_as_a_context_manager(tmp_path):
+    with Mp4Writer(tmp_path / "c.mp4", 16, 16, Fraction(24), None,
+                   options={"crf": "0", "preset": "ultrafast"}) as w:
+        for value in (40, 200):
+            w.write(np.full((16, 16, 3), value, np.uint8), None)
+    frames, _ = decode(tmp_path / "c.mp4")  # finished on leaving: both frames are there
+    np.testing.assert_allclose([f[2] for f in frames], [0.0, 1 / 24], atol=1e-9)
+    assert [int(np.median(f[3])) for f in frames] == pytest.approx([40, 200], abs=2)
+    # after an error the file is closed without flushing, and the error is the one raised
+    closed = []
+    with pytest.raises(RuntimeError, match="render failed"):
+        with Mp4Writer(tmp_path / "d.mp4", 16, 16, None, None) as w:
+            w.close = lambda flush=True: closed.append(flush) or Mp4Writer.close(w, flush)
+            w.write(np.zeros((16, 16, 3), np.uint8), None)
+            raise RuntimeError("render failed")
+    assert closed == [False]
 
 
 def test_thumbnail_sheet_stays_bounded_and_spreads_its_frames():

@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-from acga.data.features import CachedFeatureDataset, CacheSettings, FeatureCache
+from acga.data.feature_manifest import CacheSettings
+from acga.data.features import CachedFeatureDataset, FeatureCache
 from acga.utils import peak_rss_mib
 
 

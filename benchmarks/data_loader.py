@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader
 
 from acga.config import load_config
 from acga.data.dataset import SegmentationDataset, index_samples
-from acga.data.features import CacheSettings, FeatureCache
+from acga.data.feature_manifest import CacheSettings
+from acga.data.features import FeatureCache
 from acga.data.synth import generate_a2d
 from acga.data.word_vectors import load_word_vectors
 

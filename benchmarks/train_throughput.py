@@ -25,7 +25,8 @@ import torch
 
 from acga.config import load_config
 from acga.data.dataset import SegmentationDataset, index_samples
-from acga.data.features import CacheSettings, FeatureCache
+from acga.data.feature_manifest import CacheSettings
+from acga.data.features import FeatureCache
 from acga.data.synth import generate_a2d
 from acga.data.word_vectors import load_word_vectors
 from acga.engine import fit

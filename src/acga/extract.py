@@ -54,7 +54,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .data.dataset import index_samples
-from .data.features import CacheSettings, FeatureCache, merge_shards, weights_sha256
+from .data.feature_manifest import CacheSettings, weights_sha256
+from .data.feature_merge import merge_shards
+from .data.features import FeatureCache
 from .extract_shards import (auto_merge, check_shards_complete, find_shards, group_clips,
                              shard_path)
 from .data.records import Sample

@@ -16,7 +16,9 @@ import re
 from pathlib import Path
 from typing import Sequence
 
-from .data.features import CacheSettings, FeatureCache, merge_shards
+from .data.feature_manifest import CacheSettings
+from .data.feature_merge import merge_shards
+from .data.features import FeatureCache
 from .data.records import Sample
 from .errors import DataError
 

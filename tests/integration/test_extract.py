@@ -158,7 +158,7 @@ def test_other_settings_are_refused(full_cache, a2d_root):
 
 
 def test_weights_file_is_hashed_and_a_wrong_one_leaves_no_cache(a2d_root, tmp_path):
-    from acga.data.features import weights_sha256
+    from acga.data.feature_manifest import weights_sha256
 
     torch.manual_seed(0)
     rgb = tmp_path / "rgb.pt"

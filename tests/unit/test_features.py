@@ -1,4 +1,4 @@
-"""The Mixed_4e feature cache (acga.data.features)."""
+"""The Mixed_4e feature cache (acga.data.features, feature_manifest, feature_merge)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from acga.data.features import (
-    MANIFEST,
-    CachedFeatureDataset,
-    CacheSettings,
-    FeatureCache,
-    merge_shards,
-    weights_sha256,
-)
+from acga.data.feature_manifest import MANIFEST, CacheSettings, weights_sha256
+from acga.data.feature_merge import merge_shards
+from acga.data.features import CachedFeatureDataset, FeatureCache
 from acga.errors import DataError, InvalidShapeError
 
 SHAPE = (6, 2, 4, 4)  # (C, T, H, W): small stand-in for (528, 4, 32, 32)
@@ -167,6 +162,12 @@ def test_merge_shards(tmp_path):
     FeatureCache.create(tmp_path / "s2", _settings(backbone="other")).close()
     with pytest.raises(DataError, match=r"s2 has other settings.*backbone"):
         merge_shards(tmp_path / "all2", [tmp_path / "s0", tmp_path / "s2"])
+    # merged entries are the shards' bytes (hard links where possible); a read-only cache
+    # adopts nothing
+    assert ((tmp_path / "all" / "features" / "a.npy").read_bytes()
+            == (tmp_path / "s0" / "features" / "a.npy").read_bytes())
+    with pytest.raises(DataError, match="opened read-only"):
+        merged.adopt("a", FeatureCache.open(tmp_path / "s0"))
 
 
 def test_foreign_and_corrupt_files_are_refused(tmp_path):

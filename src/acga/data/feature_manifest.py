@@ -33,6 +33,7 @@ MANIFEST = "manifest.json"
 _FORMAT = "acga-feature-cache"
 _VERSION = 1
 
+
 def weights_sha256(path: str | os.PathLike | None) -> str:
     """sha256 hex digest of a weights file (streamed), or ``"random"`` when there is none."""
     if path is None:

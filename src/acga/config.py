@@ -7,15 +7,13 @@ overrides use dotted keys (``train.lr=1e-4``) and YAML values.
 
 Every wrong key, type or value fails at load time with the file, the key and the allowed values
 (:mod:`acga.config_coerce` builds the dataclasses, :mod:`acga.config_checks` checks values across
-fields). Model names are checked where models are built (:func:`acga.models.build_model`): this
+fields); keys of older configs are first brought up to date (:mod:`acga.config_upgrade`). Model names are checked where models are built (:func:`acga.models.build_model`): this
 module imports nothing of the models.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ import yaml
 
 from .config_checks import validate
 from .config_coerce import build_dataclass
+from .config_upgrade import upgrade_keys
 from .errors import ConfigError
 
 __all__ = [
@@ -44,34 +43,7 @@ __all__ = [
     "resolve_config_path",
 ]
 
-log = logging.getLogger(__name__)
-
 Head = Literal["S", "M", "L"]
-
-RETIRED_KEYS: dict[str, tuple[Any, ...] | None] = {
-    "train.optimizer": ("adam",),
-    "data.hflip": None,
-    "paper": None,
-}
-"""Keys earlier acga versions had and wrote into every checkpoint's stored config, removed
-since because nothing read them: ``train.optimizer`` (training always used Adam, the only value
-ever allowed), ``data.hflip`` (the flip was never wired
-into training) and ``paper`` (the published numbers a config reproduced; they live in
-:mod:`acga.paper_results` alone). A config that still holds one loads as before: the key is dropped with a debug
-log. The tuple lists the only values it may have (``None``: any); another value is a
-ConfigError, since acga cannot do what it asks."""
-
-MOVED_KEYS: dict[str, str] = {
-    "model.lstm_hidden": "baseline.lstm_hidden",
-    "model.classifier_width": "baseline.classifier_width",
-    "model.cmsa_dim": "baseline.cmsa_dim",
-    "model.cmsa_key_dim": "baseline.cmsa_key_dim",
-}
-"""Keys that moved to another section: old key -> new key. The sizes only the baselines read
-were fields of ``model`` until they got their own section ``baseline``; a config that still
-sets the old key (an older YAML file, the config stored in an older checkpoint, a
-``model.lstm_hidden=...`` override) is read as if it set the new one. Setting both to different
-values is a ConfigError."""
 
 
 @dataclass(frozen=True)
@@ -363,52 +335,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
 
 def config_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
     """A checked :class:`Config` from a plain mapping (parsed YAML, a checkpoint's config)."""
-    cfg = build_dataclass(Config, _upgrade_keys(data, source), source)
+    cfg = build_dataclass(Config, upgrade_keys(data, source), source)
     validate(cfg, source)
     return cfg
-
-
-def _upgrade_keys(data: Mapping[str, Any], source: str) -> Mapping[str, Any]:
-    """``data`` (left unchanged) with the keys of older configs brought up to date: each key of
-    :data:`RETIRED_KEYS` dropped, each of :data:`MOVED_KEYS` moved to its new place."""
-    out = copy.deepcopy(dict(data))
-    for key, allowed in RETIRED_KEYS.items():
-        *sections, name = key.split(".")
-        parent = _section(out, sections)
-        if parent is None or name not in parent:
-            continue
-        value = parent.pop(name)
-        if allowed is not None and value not in allowed:
-            raise ConfigError(f"config {source}: {key} = {value!r}: the key was removed and acga "
-                              f"only ever supported {', '.join(repr(a) for a in allowed)}; "
-                              f"delete the key")
-        log.debug("config %s: ignoring retired key %s = %r (no longer a setting)", source, key, value)
-    for old, new in MOVED_KEYS.items():
-        (old_section, old_name), (new_section, new_name) = old.split("."), new.split(".")
-        parent = _section(out, [old_section])
-        if parent is None or old_name not in parent:
-            continue
-        value = parent.pop(old_name)
-        if out.get(new_section) is None:  # absent, or an empty ``baseline:`` in YAML
-            out[new_section] = {}
-        target = out[new_section]
-        if not isinstance(target, dict):
-            continue  # build_dataclass reports the section that is not a mapping
-        if new_name in target and target[new_name] != value:
-            raise ConfigError(f"config {source}: {old} = {value!r} and {new} = "
-                              f"{target[new_name]!r}: {old} moved to {new}; keep only {new}")
-        target[new_name] = value
-        log.debug("config %s: reading %s as %s (the key moved)", source, old, new)
-    return out
-
-
-def _section(data: dict, path: Sequence[str]) -> dict | None:
-    """The nested mapping at ``path`` in ``data`` (``[]``: ``data``), or None if there is none."""
-    for part in path:
-        data = data.get(part)
-        if not isinstance(data, dict):
-            return None
-    return data
 
 
 def config_to_dict(cfg: Any) -> Any:

@@ -2,8 +2,8 @@
 checkpoint's stored config): every key and value is checked against the dataclass field's type,
 and an unknown key is refused naming the nearest valid one.
 
-:mod:`acga.config` defines the dataclasses and reads the YAML files and upgrades the keys of older
-configs; this module only turns a mapping into one of them.
+:mod:`acga.config` defines the dataclasses and reads the YAML files, :mod:`acga.config_upgrade`
+upgrades the keys of older configs; this module only turns a mapping into one of them.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def test_model_names_are_checked_where_models_are_built():
 
 
 def test_moved_baseline_keys_are_read_into_the_baseline_section():
-    from acga.config import MOVED_KEYS, config_from_dict
+    from acga.config import config_from_dict
+    from acga.config_upgrade import MOVED_KEYS
 
     assert MOVED_KEYS == {f"model.{k}": f"baseline.{k}" for k in
                           ("lstm_hidden", "classifier_width", "cmsa_dim", "cmsa_key_dim")}

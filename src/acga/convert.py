@@ -114,11 +114,11 @@ def _fmt(keys: Sequence[str], limit: int = 10) -> str:
 def _target_shapes(overrides: Sequence[str] = ()) -> dict[str, tuple[int, ...]]:
     """Key -> shape of our ``released_code`` model (built on the meta device: no memory)."""
     from .config import load_config
-    from .models.acga import ACGA
+    from .models import build_model
 
     cfg = load_config("released_code", overrides)
     with torch.device("meta"):
-        model = ACGA(cfg.model)
+        model = build_model(cfg)
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
@@ -257,7 +257,7 @@ def convert_official_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, 
     """
     from .checkpoint import save_checkpoint
     from .config import config_to_dict, load_config
-    from .models.acga import ACGA
+    from .models import build_model
 
     src, dst = Path(src), Path(dst)
     obj = _load_official(src)
@@ -308,7 +308,7 @@ def convert_official_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, 
                **dropped}
 
     cfg = load_config("released_code", overrides)
-    model = ACGA(cfg.model)
+    model = build_model(cfg)
     own = model.state_dict()
     defaulted = [k for k in own if k not in sd]  # only num_batches_tracked (remap_official checked)
     result = model.load_state_dict(sd, strict=False)

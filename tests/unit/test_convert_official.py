@@ -27,7 +27,7 @@ from acga.cli.main import main
 from acga.config import apply_overrides, config_from_dict
 from acga.convert import convert_official_checkpoint, remap_official
 from acga.errors import CheckpointError
-from acga.models.acga import ACGA
+from acga.models import build_model
 
 # ------------------------------------------------------------------ the release's keys and shapes
 
@@ -259,7 +259,7 @@ def _inputs(seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
 def _our_model(dst, overrides=()):
     ckpt = load_checkpoint(dst)
     cfg = config_from_dict(apply_overrides(ckpt.config, [*SMALL, *overrides]))
-    model = ACGA(cfg.model).eval()
+    model = build_model(cfg).eval()
     load_model_weights(model, ckpt)
     return model, ckpt
 
@@ -312,7 +312,7 @@ def test_converted_checkpoint_metadata(converted, release_sd):
     assert m["mixed_4f_bn_eps"] == 1e-5 and m["resolutions"] == [32, 128, 512]
     assert not ckpt.optim and not ckpt.rng
     # every tensor of our model came from the file, unchanged
-    assert set(ckpt.model) == set(ACGA(config_from_dict(ckpt.config).model).state_dict())
+    assert set(ckpt.model) == set(build_model(config_from_dict(ckpt.config)).state_dict())
     torch.testing.assert_close(
         ckpt.model["decoder.deconv_medium.0.weight"], release_sd["module.deconv_small.0.weight"],
         rtol=0, atol=0)

@@ -8,13 +8,13 @@ say so in the class docstring and in docs/baselines.md. Every baseline:
 - takes the same inputs as :class:`acga.models.acga.ACGA` (cached Mixed_4e features, or a clip
   for ``small3d``; word vectors (B, L, D); an optional word mask) and gets F_V from the same
   :func:`~acga.models.backbone.build_visual_backbone`, so Mixed_4f is trained as in ACGA;
-- returns the same dict: logits (B, 1, r, r) for every head in ``cfg.heads`` and "final" (the
-  MRF fusion of the heads if ``cfg.mrf``, else R^L), so the loss, trainer, evaluator and
+- returns the same dict: logits (B, 1, r, r) for every head in ``heads`` and "final" (the
+  MRF fusion of the heads if ``mrf``, else R^L), so the loss, trainer, evaluator and
   ``acga params`` work unchanged;
-- is built from a :class:`~acga.config.ModelConfig` whose ``name`` selects it (its own layer
-  sizes come from :class:`~acga.config.BaselineConfig`, the ``baseline`` section); an option the
-  model does not implement (e.g. ``attention: kwa``) is refused at build time with a
-  :class:`~acga.errors.ConfigError` listing the valid values.
+- takes explicit arguments (the :class:`~acga.config.ModelConfig` fields of the same names; its
+  own layer sizes are :class:`~acga.config.BaselineConfig`'s), read from a config by its builder
+  in :mod:`acga.models.build`, which refuses an option the model does not implement (e.g.
+  ``attention: kwa``) with a :class:`~acga.errors.ConfigError` listing the valid values.
 
 Paper-configuration data flow (B = batch, r1 = 32, r3 = 512):
 

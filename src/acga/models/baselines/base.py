@@ -1,7 +1,7 @@
-"""The frame every baseline shares: the options each implements, the forward contract of
-:class:`acga.models.acga.ACGA` with the MRF fusion of its heads, the release's initialisation,
-the sentence-generated dynamic filter (Gavrilyuk, Li), and the low-resolution response upsampled
-by a learned transposed convolution (Hu, Li)."""
+"""The frame every baseline shares: the forward contract of :class:`acga.models.acga.ACGA`
+with the MRF fusion of its heads, the release's initialisation, the sentence-generated dynamic
+filter (Gavrilyuk, Li), and the low-resolution response upsampled by a learned transposed
+convolution (Hu, Li)."""
 
 from __future__ import annotations
 
@@ -9,40 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...config import ModelConfig
-from ...errors import ConfigError
-from ..build import backbone_from_config
+from ..backbone import I3DMixed4fEncoder
 from ..layers import check_shape, fuse_responses, init_released, mrf_fusion, ordered_heads
 
-__all__ = ["SUPPORTED", "check_supported", "Baseline", "DynamicFilter", "bilinear_upsampling",
-           "LowResBaseline", "interp", "last_state"]
-
-# Options each baseline implements. Any other value of these ModelConfig fields is refused when
-# the model is built (ACGA's attention options have no meaning for a baseline).
-_COMMON: dict[str, tuple] = {
-    "attention": ("none",),
-    "lgva_scores": ("query_key",),
-    "lgva_gate": ("linear",),
-    "lgva_value_channels": (None,),
-    "coords": ("interp",),
-    "concat_order": ("video_coords_text",),
-}
-SUPPORTED: dict[str, dict[str, tuple]] = {
-    "gavrilyuk": {**_COMMON, "text_encoder": ("conv1d", "lstm")},
-    "hu": {**_COMMON, "text_encoder": ("lstm",), "deconv_activation": (False,)},
-    "li": {**_COMMON, "text_encoder": ("lstm",), "deconv_activation": (False,)},
-    "cmsa": {**_COMMON, "text_encoder": ("conv1d", "lstm"), "deconv_activation": (False,)},
-}
-
-
-def check_supported(name: str, cfg: ModelConfig) -> None:
-    """Raise ConfigError if ``cfg`` sets an option baseline ``name`` does not implement."""
-    for key, valid in SUPPORTED[name].items():
-        value = getattr(cfg, key)
-        if value not in valid:
-            raise ConfigError(
-                f"model.name = {name!r} does not support model.{key} = {value!r}; valid: "
-                f"{', '.join(repr(v) for v in valid)}")
+__all__ = ["Baseline", "DynamicFilter", "bilinear_upsampling", "LowResBaseline", "interp",
+           "last_state"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -55,23 +26,34 @@ class Baseline(nn.Module):
     A subclass computes its responses in :meth:`responses` and calls :meth:`init_heads` in
     ``__init__`` where it creates the MRF fusion (the point in the parameter draw order its
     initial weights were fixed with).
+
+    Args (each the :class:`acga.config.ModelConfig` field of the same name):
+        visual: the visual encoder making F_V, created first (default: Mixed_4f on cached
+            Mixed_4e features, :class:`~acga.models.backbone.I3DMixed4fEncoder`).
+        num_words, word_dim: the query's shape (B, num_words, word_dim).
+        heads, mrf: the responses returned and whether "final" is their MRF fusion.
+        mask_padding: whether padded words are masked out.
+        init: ``released`` (Linear N(0, 0.02), zero bias, in :meth:`maybe_init`) or ``pytorch``.
     """
 
     heads: tuple[str, ...]
     fusion: nn.Conv2d | None
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, visual: nn.Module | None, *, num_words: int, word_dim: int,
+                 heads: tuple[str, ...], mrf: bool, mask_padding: bool, init: str):
         super().__init__()
-        self.cfg = cfg
+        self.num_words, self.word_dim = num_words, word_dim
+        self.heads = ordered_heads(heads)
+        self.mrf, self.mask_padding, self.init = mrf, mask_padding, init
+        self.visual = visual if visual is not None else I3DMixed4fEncoder()
 
     def init_heads(self) -> None:
-        """The configured heads in S, M, L order and, with ``mrf``, their fusion convolution."""
-        self.heads = ordered_heads(self.cfg.heads)
-        self.fusion = mrf_fusion(len(self.heads)) if self.cfg.mrf else None
+        """With ``mrf``, the fusion convolution of the heads (in S, M, L order)."""
+        self.fusion = mrf_fusion(len(self.heads)) if self.mrf else None
 
     def maybe_init(self, module: nn.Module) -> None:
         """``init: released``: the release's initialisation (Linear N(0, 0.02), zero bias)."""
-        if self.cfg.init == "released":
+        if self.init == "released":
             init_released(module)
 
     def responses(self, visual: torch.Tensor, words: torch.Tensor,
@@ -85,9 +67,8 @@ class Baseline(nn.Module):
                 return_attention: bool = False) -> dict[str, torch.Tensor]:
         """Same contract as :meth:`acga.models.acga.ACGA.forward` (no attention maps): the
         configured heads' logits and "final", their MRF fusion (``mrf``) or R^L."""
-        c = self.cfg
-        check_shape("words", words, (visual.shape[0], c.num_words, c.word_dim))
-        responses = self.responses(visual, words, word_mask if c.mask_padding else None)
+        check_shape("words", words, (visual.shape[0], self.num_words, self.word_dim))
+        responses = self.responses(visual, words, word_mask if self.mask_padding else None)
         out = {h: responses[h] for h in self.heads}
         out["final"] = fuse_responses(responses, self.heads, self.fusion)
         return out
@@ -158,31 +139,36 @@ def last_state(outputs: torch.Tensor, word_mask: torch.Tensor | None) -> torch.T
 
 class LowResBaseline(Baseline):
     """Shared frame of Hu and Li: a response at Res1, upsampled to Res3 by one learned
-    transposed convolution (x16, bilinear init); R_M, if a head, is Interp(R_S) to Res2."""
+    transposed convolution (x16, bilinear init); R_M, if a head, is Interp(R_S) to Res2.
 
-    def __init__(self, cfg: ModelConfig, lstm_hidden: int = 1000):
-        super().__init__(cfg)
-        c = cfg
-        self.visual = backbone_from_config(c)
-        self.lstm = nn.LSTM(c.word_dim, lstm_hidden, num_layers=1, batch_first=True)
+    Args: those of :class:`Baseline`; ``resolutions`` (r1, r2, r3); ``lstm_hidden``, the
+    sentence LSTM's hidden size.
+    """
+
+    def __init__(self, visual: nn.Module | None, *, num_words: int, word_dim: int,
+                 resolutions: tuple[int, int, int], lstm_hidden: int, heads: tuple[str, ...],
+                 mrf: bool, mask_padding: bool, init: str):
+        super().__init__(visual, num_words=num_words, word_dim=word_dim, heads=heads, mrf=mrf,
+                         mask_padding=mask_padding, init=init)
+        self.resolutions = tuple(resolutions)
+        self.lstm = nn.LSTM(word_dim, lstm_hidden, num_layers=1, batch_first=True)
         self.init_heads()
-        self.upsample = bilinear_upsampling(c.resolutions[2] // c.resolutions[0])
+        self.upsample = bilinear_upsampling(resolutions[2] // resolutions[0])
 
     def forward_text(self, words: torch.Tensor, word_mask: torch.Tensor | None) -> torch.Tensor:
         """words (B, L, D) -> the LSTM state after the last word (B, H)."""
         out, _ = self.lstm(words)  # (B, L, H)
-        return last_state(out, word_mask if self.cfg.mask_padding else None)
+        return last_state(out, word_mask if self.mask_padding else None)
 
     def response_small(self, f_v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def responses(self, visual: torch.Tensor, words: torch.Tensor,
                   word_mask: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        c = self.cfg
         h = self.forward_text(words, word_mask)  # (B, H)
         f_v = self.visual(visual)  # (B, C_V, r1, r1)
         r_s = self.response_small(f_v, h)  # (B, 1, r1, r1)
         responses = {"S": r_s, "L": self.upsample(r_s)}  # (B, 1, r3, r3)
         if "M" in self.heads:
-            responses["M"] = interp(r_s, c.resolutions[1])
+            responses["M"] = interp(r_s, self.resolutions[1])
         return responses

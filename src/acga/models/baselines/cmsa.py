@@ -8,15 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...config import BaselineConfig, ModelConfig
 from ..backbone import I3DMixed4fEncoder, Small3DEncoder
-from ..build import backbone_from_config
 from ..layers import check_shape, coordinate_map
 from ..text_encoder import build_text_encoder
-from .base import Baseline, check_supported, interp
+from .base import Baseline, interp
 
 __all__ = ["CrossModalSelfAttention", "GatedMultiLevelFusion", "CrossFrameSelfAttention", "CMSA",
-           "frame_levels", "build_cmsa"]
+           "frame_levels"]
 
 
 def frame_levels(encoder: nn.Module, visual: torch.Tensor) -> list[torch.Tensor]:
@@ -163,33 +161,39 @@ class CMSA(Baseline):
     learned word embeddings; the attention projections are ``baseline.cmsa_key_dim`` = 64 wide
     so the 20,480-position attention runs on a CPU; GMLF is written from the paper's equations as we
     read them (gates from 1x1 convolutions).
+
+    Args: those of :class:`~acga.models.baselines.base.Baseline`; ``low_dim`` and
+    ``visual_dim``, the channels of the two levels (:func:`frame_levels` of ``visual``: 528 and
+    832 for I3D); ``coord_dim``; ``resolutions``; ``text_encoder`` and ``text_kernel_size``
+    (Enc_T); ``dim`` and ``key_dim``, the widths ``baseline.cmsa_dim`` and
+    ``baseline.cmsa_key_dim``. Defaults: the ``baselines/cmsa`` configuration.
     """
 
-    def __init__(self, cfg: ModelConfig, dim: int = 512, key_dim: int = 64):
-        super().__init__(cfg)
-        c = cfg
+    def __init__(self, visual: nn.Module | None = None, *, low_dim: int = 528,
+                 num_words: int = 20, word_dim: int = 300, visual_dim: int = 832,
+                 coord_dim: int = 8, resolutions: tuple[int, int, int] = (32, 128, 512),
+                 text_encoder: str = "conv1d", text_kernel_size: int = 3,
+                 heads: tuple[str, ...] = ("L",), mrf: bool = False, mask_padding: bool = False,
+                 init: str = "released", dim: int = 512, key_dim: int = 64):
+        super().__init__(visual, num_words=num_words, word_dim=word_dim, heads=heads, mrf=mrf,
+                         mask_padding=mask_padding, init=init)
         self.dim = dim
-        self.visual = backbone_from_config(c)
-        self.text_encoder = build_text_encoder(c.text_encoder, c.word_dim, c.text_kernel_size)
-        if c.backbone == "i3d_cached":
-            low_dim = c.backbone_in_channels
-        else:
-            low_dim = self.visual.proj.in_channels
+        self.resolutions = tuple(resolutions)
+        self.text_encoder = build_text_encoder(text_encoder, word_dim, text_kernel_size)
         self.cmsa = nn.ModuleList(
-            CrossModalSelfAttention(d, c.word_dim, c.coord_dim, key_dim, dim)
-            for d in (low_dim, c.visual_dim))
+            CrossModalSelfAttention(d, word_dim, coord_dim, key_dim, dim)
+            for d in (low_dim, visual_dim))
         self.fusion_levels = GatedMultiLevelFusion(2, dim)
         self.cfsa = CrossFrameSelfAttention(dim, key_dim)
         self.predict = nn.Conv2d(dim, 1, kernel_size=3, padding=1)
         self.init_heads()
-        self.register_buffer("coords_S", coordinate_map(c.resolutions[0], c.resolutions[0]),
+        self.register_buffer("coords_S", coordinate_map(resolutions[0], resolutions[0]),
                              persistent=False)
         self.maybe_init(self.text_encoder)
         self.maybe_init(self.cmsa)
 
     def responses(self, visual: torch.Tensor, words: torch.Tensor,
                   word_mask: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        c = self.cfg
         b = visual.shape[0]
         mask = word_mask
         w = self.text_encoder(words)  # (B, L, D)
@@ -204,11 +208,6 @@ class CMSA(Baseline):
         fused = self.fusion_levels(xs).reshape(b, t, self.dim, r, r).transpose(1, 2)
         y = self.cfsa(fused)  # (B, cmsa, r1, r1)
         r_s = self.predict(y)  # (B, 1, r1, r1)
-        return {"S": r_s, "M": interp(r_s, c.resolutions[1]), "L": interp(r_s, c.resolutions[2])}
+        return {"S": r_s, "M": interp(r_s, self.resolutions[1]),
+                "L": interp(r_s, self.resolutions[2])}
 
-
-def build_cmsa(cfg: ModelConfig, baseline: BaselineConfig | None = None) -> nn.Module:
-    """CMSA + CFSA from the ``model`` section and the ``baseline`` sizes (default: the paper's)."""
-    check_supported("cmsa", cfg)
-    b = baseline or BaselineConfig()
-    return CMSA(cfg, b.cmsa_dim, b.cmsa_key_dim)

@@ -5,20 +5,15 @@ three resolutions (:class:`Gavrilyuk`), and its RGB + Flow form, two such networ
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 from torch import nn
 
-from ...config import BaselineConfig, ModelConfig
-from ...errors import ConfigError
 from ..attention import masked_max
-from ..build import backbone_from_config
 from ..layers import Deconv, check_shape, coordinate_map
 from ..text_encoder import build_text_encoder
-from .base import Baseline, DynamicFilter, check_supported
+from .base import Baseline, DynamicFilter
 
-__all__ = ["Gavrilyuk", "GavrilyukTwoStream", "build_gavrilyuk"]
+__all__ = ["Gavrilyuk", "GavrilyukTwoStream"]
 
 
 class Gavrilyuk(Baseline):
@@ -41,29 +36,39 @@ class Gavrilyuk(Baseline):
     Trainable parameters at the paper configuration: Mixed_4f 1,799,168 + Conv1d 180,300 +
     Deconvs 14,352,896 + 2,244,864 + generators 301 x (840 + 256 + 128) = 368,424
     = 18,945,652, the supplement's Table 1 count exactly.
+
+    Args: those of :class:`~acga.models.baselines.base.Baseline`; ``visual_dim`` and
+    ``coord_dim`` (V_S has their sum of channels), ``resolutions``, ``text_encoder`` and
+    ``text_kernel_size`` (Enc_T), ``deconv_dims`` and ``deconv_activation`` (the two Deconvs).
+    Defaults: the ``baselines/gavrilyuk_rgb`` configuration.
     """
 
-    def __init__(self, cfg: ModelConfig):
-        super().__init__(cfg)
-        c = cfg
-        self.visual = backbone_from_config(c)
-        self.text_encoder = build_text_encoder(c.text_encoder, c.word_dim, c.text_kernel_size)
-        dims = {"S": c.visual_dim + c.coord_dim, "M": c.deconv_dims[0], "L": c.deconv_dims[1]}
+    def __init__(self, visual: nn.Module | None = None, *, num_words: int = 20,
+                 word_dim: int = 300, visual_dim: int = 832, coord_dim: int = 8,
+                 resolutions: tuple[int, int, int] = (32, 128, 512),
+                 text_encoder: str = "conv1d", text_kernel_size: int = 2,
+                 heads: tuple[str, ...] = ("S", "M", "L"), mrf: bool = False,
+                 deconv_dims: tuple[int, int] = (256, 128), deconv_activation: bool = True,
+                 mask_padding: bool = False, init: str = "released"):
+        super().__init__(visual, num_words=num_words, word_dim=word_dim, heads=heads, mrf=mrf,
+                         mask_padding=mask_padding, init=init)
+        self.text_encoder = build_text_encoder(text_encoder, word_dim, text_kernel_size)
+        dims = {"S": visual_dim + coord_dim, "M": deconv_dims[0], "L": deconv_dims[1]}
         self.init_heads()
-        self.deconv_medium = Deconv(dims["S"], dims["M"], c.deconv_activation)
-        self.deconv_large = Deconv(dims["M"], dims["L"], c.deconv_activation)
+        self.deconv_medium = Deconv(dims["S"], dims["M"], deconv_activation)
+        self.deconv_large = Deconv(dims["M"], dims["L"], deconv_activation)
         # R_L is always computed ("final"); S and M only when they are heads.
         self.filters = nn.ModuleDict({
-            h: DynamicFilter(c.word_dim, dims[h], "tanh")
+            h: DynamicFilter(word_dim, dims[h], "tanh")
             for h in ("S", "M", "L") if h in self.heads or h == "L"})
-        self.register_buffer("coords_S", coordinate_map(c.resolutions[0], c.resolutions[0]),
+        self.register_buffer("coords_S", coordinate_map(resolutions[0], resolutions[0]),
                              persistent=False)
         self.maybe_init(self.text_encoder)
         self.maybe_init(self.filters)
 
     def forward_text(self, words: torch.Tensor, word_mask: torch.Tensor | None = None) -> torch.Tensor:
         """words (B, L, D) -> sentence s (B, D): Enc_T then max over words."""
-        mask = word_mask if self.cfg.mask_padding else None
+        mask = word_mask if self.mask_padding else None
         return masked_max(self.text_encoder(words), mask)
 
     def responses(self, visual: torch.Tensor, words: torch.Tensor,
@@ -84,17 +89,17 @@ class GavrilyukTwoStream(nn.Module):
     2 x 18,945,652). Input: (B, 2*528, T', r1, r1), RGB channels first. We train the two
     jointly through the averaged logits (the paper's training schedule of the streams is not
     in ACGA's comparison).
+
+    Args:
+        rgb, flow: the two single-stream networks (each with one Mixed_4f on cached features).
+        in_channels: channels of each stream's cached features (528, Mixed_4e).
     """
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, rgb: Gavrilyuk, flow: Gavrilyuk, in_channels: int = 528):
         super().__init__()
-        if cfg.backbone != "i3d_cached":
-            raise ConfigError("model.name = 'gavrilyuk' with model.modality = 'rgb+flow' needs "
-                              "model.backbone = 'i3d_cached'")
-        self.cfg = cfg
-        self.in_channels = cfg.backbone_in_channels
-        self.rgb = Gavrilyuk(dataclasses.replace(cfg, modality="rgb"))
-        self.flow = Gavrilyuk(dataclasses.replace(cfg, modality="flow"))
+        self.in_channels = in_channels
+        self.rgb = rgb
+        self.flow = flow
 
     def forward(self, visual: torch.Tensor, words: torch.Tensor,
                 word_mask: torch.Tensor | None = None,
@@ -105,8 +110,3 @@ class GavrilyukTwoStream(nn.Module):
         b = self.flow(flow, words, word_mask)
         return {k: (a[k] + b[k]) / 2 for k in a}
 
-
-def build_gavrilyuk(cfg: ModelConfig, baseline: BaselineConfig | None = None) -> nn.Module:
-    """Gavrilyuk et al. from the ``model`` section (it has no ``baseline`` sizes)."""
-    check_supported("gavrilyuk", cfg)
-    return GavrilyukTwoStream(cfg) if cfg.modality == "rgb+flow" else Gavrilyuk(cfg)

@@ -7,11 +7,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...config import BaselineConfig, ModelConfig
 from ..layers import coordinate_map
-from .base import LowResBaseline, check_supported
+from .base import LowResBaseline
 
-__all__ = ["HuSegmentation", "build_hu"]
+__all__ = ["HuSegmentation"]
 
 
 class HuSegmentation(LowResBaseline):
@@ -29,16 +28,25 @@ class HuSegmentation(LowResBaseline):
     LSTM reads the zero-padded 20-word sequence (or stops at the last real word with
     ``mask_padding``); the configs train at full resolution only (``heads: [L]``), Hu et al.'s
     second (high-resolution) stage.
+
+    Args: those of :class:`~acga.models.baselines.base.LowResBaseline`; ``visual_dim`` and
+    ``coord_dim``, the channels of F_V and C; ``classifier_width``. Defaults: the ``baselines/hu``
+    configuration.
     """
 
-    def __init__(self, cfg: ModelConfig, lstm_hidden: int = 1000, classifier_width: int = 500):
-        super().__init__(cfg, lstm_hidden)
-        c = cfg
-        in_dim = c.visual_dim + c.coord_dim + lstm_hidden
+    def __init__(self, visual: nn.Module | None = None, *, num_words: int = 20,
+                 word_dim: int = 300, visual_dim: int = 832, coord_dim: int = 8,
+                 resolutions: tuple[int, int, int] = (32, 128, 512), lstm_hidden: int = 1000,
+                 classifier_width: int = 500, heads: tuple[str, ...] = ("L",), mrf: bool = False,
+                 mask_padding: bool = False, init: str = "released"):
+        super().__init__(visual, num_words=num_words, word_dim=word_dim, resolutions=resolutions,
+                         lstm_hidden=lstm_hidden, heads=heads, mrf=mrf,
+                         mask_padding=mask_padding, init=init)
+        in_dim = visual_dim + coord_dim + lstm_hidden
         self.classifier = nn.Sequential(
             nn.Conv2d(in_dim, classifier_width, kernel_size=1), nn.ReLU(inplace=True),
             nn.Conv2d(classifier_width, 1, kernel_size=1))
-        self.register_buffer("coords_S", coordinate_map(c.resolutions[0], c.resolutions[0]),
+        self.register_buffer("coords_S", coordinate_map(resolutions[0], resolutions[0]),
                              persistent=False)
         self.maybe_init(self.lstm)
 
@@ -48,9 +56,3 @@ class HuSegmentation(LowResBaseline):
         coords = self.coords_S.to(f_v.dtype).expand(b, -1, -1, -1)
         return self.classifier(torch.cat([f_v, coords, h], dim=1))
 
-
-def build_hu(cfg: ModelConfig, baseline: BaselineConfig | None = None) -> nn.Module:
-    """Hu et al. from the ``model`` section and the ``baseline`` sizes (default: the paper's)."""
-    check_supported("hu", cfg)
-    b = baseline or BaselineConfig()
-    return HuSegmentation(cfg, b.lstm_hidden, b.classifier_width)

@@ -7,10 +7,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...config import BaselineConfig, ModelConfig
-from .base import DynamicFilter, LowResBaseline, check_supported
+from .base import DynamicFilter, LowResBaseline
 
-__all__ = ["LiDynamicFilter", "build_li"]
+__all__ = ["LiDynamicFilter"]
 
 
 class LiDynamicFilter(LowResBaseline):
@@ -26,18 +25,22 @@ class LiDynamicFilter(LowResBaseline):
     Gavrilyuk et al.'s filters on [F_V, C]); a single resolution; the sigmoid activation of the
     filter generator is our reading of Li et al.; the segmentation decoder of the adaptation
     is not described in the ACGA or Gavrilyuk papers, hence the learned upsampling as for Hu.
+
+    Args: those of :class:`~acga.models.baselines.base.LowResBaseline`; ``visual_dim``, the
+    channels of F_V the filter spans. Defaults: the ``baselines/li`` configuration.
     """
 
-    def __init__(self, cfg: ModelConfig, lstm_hidden: int = 1000):
-        super().__init__(cfg, lstm_hidden)
-        self.filter = DynamicFilter(lstm_hidden, cfg.visual_dim, "sigmoid")
+    def __init__(self, visual: nn.Module | None = None, *, num_words: int = 20,
+                 word_dim: int = 300, visual_dim: int = 832,
+                 resolutions: tuple[int, int, int] = (32, 128, 512), lstm_hidden: int = 1000,
+                 heads: tuple[str, ...] = ("L",), mrf: bool = False, mask_padding: bool = False,
+                 init: str = "released"):
+        super().__init__(visual, num_words=num_words, word_dim=word_dim, resolutions=resolutions,
+                         lstm_hidden=lstm_hidden, heads=heads, mrf=mrf,
+                         mask_padding=mask_padding, init=init)
+        self.filter = DynamicFilter(lstm_hidden, visual_dim, "sigmoid")
         self.maybe_init(self.filter)
 
     def response_small(self, f_v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return self.filter(f_v, h)
 
-
-def build_li(cfg: ModelConfig, baseline: BaselineConfig | None = None) -> nn.Module:
-    """Li et al. from the ``model`` section and the ``baseline`` sizes (default: the paper's)."""
-    check_supported("li", cfg)
-    return LiDynamicFilter(cfg, (baseline or BaselineConfig()).lstm_hidden)

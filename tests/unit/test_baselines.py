@@ -147,6 +147,23 @@ def test_gavrilyuk_parameter_counts_match_supplement_table_1():
     assert mixed_4f + text + deconvs + generators == 18_945_652
 
 
+@pytest.mark.parametrize("name, module, cls", [
+    ("baselines/gavrilyuk_rgb", "gavrilyuk", "Gavrilyuk"), ("baselines/hu", "hu", "HuSegmentation"),
+    ("baselines/li", "li", "LiDynamicFilter"), ("baselines/cmsa", "cmsa", "CMSA")])
+def test_baseline_defaults_are_its_config(name, module, cls):
+    """A baseline built with no arguments is its packaged config: under the same seed, the same
+    keys in the same order and the same initial weights."""
+    import importlib
+
+    model_cls = getattr(importlib.import_module(f"acga.models.baselines.{module}"), cls)
+    torch.manual_seed(5)
+    plain = model_cls().state_dict()
+    torch.manual_seed(5)
+    built = build_model(load_config(name)).state_dict()
+    assert list(plain) == list(built)
+    assert all(torch.equal(plain[k], built[k]) for k in plain)
+
+
 def test_two_stream_averages_two_independent_networks():
     cfg = load_config("baselines/gavrilyuk_rgb_flow", SMALL)
     model = build_model(cfg).eval()

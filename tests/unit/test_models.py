@@ -215,6 +215,20 @@ def test_trainable_parameters_equal_the_paper(name, count):
     assert reported_params(name) == count
 
 
+def test_acga_without_a_config_is_the_paper_configuration():
+    """ACGA() takes explicit arguments whose defaults are the paper's: under the same seed it is
+    build_model(acga_a2d) key for key and weight for weight (same draws in the same order)."""
+    from acga.models.acga import ACGA
+
+    torch.manual_seed(3)
+    plain = ACGA().state_dict()
+    torch.manual_seed(3)
+    built = build_model(load_config("acga_a2d")).state_dict()
+    assert list(plain) == list(built)
+    assert all(torch.equal(plain[k], built[k]) for k in plain)
+    assert not hasattr(ACGA(), "cfg")
+
+
 def test_parameter_breakdown_of_the_release():
     with torch.device("meta"):
         model = build_model(load_config("released_code"))

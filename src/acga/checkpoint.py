@@ -154,11 +154,19 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
 RETIRED_KEYS = ("text_attention.score.bias",)
 
 
-def load_model_weights(model: nn.Module, ckpt: Checkpoint) -> None:
-    """Load ``ckpt``'s model tensors, or raise listing every mismatched key and shape."""
+def load_model_weights(model: nn.Module, ckpt: Checkpoint, part: str = "") -> None:
+    """Load ``ckpt``'s model tensors, or raise listing every mismatched key and shape.
+
+    ``part``: load only this submodule (e.g. ``"visual"``, the visual encoder) from the
+    checkpoint's tensors under ``part.``; the rest of ``model`` is left as it is.
+    """
     model = getattr(model, "module", model)
+    tensors = ckpt.model
+    if part:
+        model = model.get_submodule(part)
+        tensors = {k[len(part) + 1:]: v for k, v in tensors.items() if k.startswith(part + ".")}
     own = model.state_dict()
-    tensors = {k: v for k, v in ckpt.model.items() if k in own or k not in RETIRED_KEYS}
+    tensors = {k: v for k, v in tensors.items() if k in own or k not in RETIRED_KEYS}
     missing = sorted(set(own) - set(tensors))
     unexpected = sorted(set(tensors) - set(own))
     shapes = [f"{k}: checkpoint {tuple(tensors[k].shape)} vs model {tuple(own[k].shape)}"
@@ -173,9 +181,14 @@ def load_model_weights(model: nn.Module, ckpt: Checkpoint) -> None:
                          (f" (+{len(unexpected) - 20} more)" if len(unexpected) > 20 else ""))
         if shapes:
             lines.append("shape mismatch: " + "; ".join(shapes[:20]))
-        raise CheckpointError(f"checkpoint {ckpt.path} does not match the model's config: " +
-                              " | ".join(lines) + ". Use the config the checkpoint was trained "
-                              "with (it is stored in the checkpoint).")
+        if part:
+            what, fix = (f"the model's {part!r} part", f"Give a checkpoint whose {part!r} part "
+                         "was trained with this config's sizes")
+        else:
+            what, fix = ("the model's config", "Use the config the checkpoint was trained with "
+                         "(it is stored in the checkpoint)")
+        raise CheckpointError(f"checkpoint {ckpt.path} does not match {what}: " +
+                              " | ".join(lines) + f". {fix}.")
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in tensors.items()})
 
 

@@ -202,6 +202,10 @@ class TrainConfig:
     amp: Literal["none", "bf16", "fp16"] = "none"
     device: str = "auto"
     weight_decay: float = 0.0
+    init_visual: str = ""
+    """A checkpoint (``.safetensors`` of `acga train`, `demo` or `ablate`) whose visual encoder
+    (its ``visual.*`` weights) initialises this run's before training, as the paper's I3D comes
+    pretrained; its shapes must match. Empty: the encoder's own initialisation."""
 
 
 @dataclass(frozen=True)

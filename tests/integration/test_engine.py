@@ -252,3 +252,38 @@ def test_progress_into_a_file_is_a_line_per_epoch(tmp_path, capfd, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "acga.progress"]
     assert [m.split(" in ")[0] for m in lines] == ["epoch 1/2: 3/3 steps", "epoch 2/2: 3/3 steps"]
     assert all("loss=" in m for m in lines)
+
+
+def test_init_visual_starts_from_another_runs_encoder_and_refuses_a_mismatch(tmp_path):
+    """train.init_visual: the visual encoder starts from a checkpoint's ``visual.*`` weights
+    (of a run of another config: the Baseline), everything else from this model's own init."""
+    source_cfg = load_config("ablations/baseline", [*TINY, "model.small3d_stem_kernel=[1,5,5]"])
+    torch.manual_seed(3)
+    source = build_model(source_cfg)
+    src = save_checkpoint(tmp_path / "baseline.safetensors", source, config=config_to_dict(source_cfg))
+    # lr 1e-12: an Adam step moves a parameter by about lr, so after two steps the parameters
+    # are their initial values to well within the 1e-7 compared below
+    frozen = TINY + ["train.lr=1e-12", "train.epochs=1"]
+    cfg = load_config("demo", frozen + [f"train.init_visual={src}"])
+    data = TensorDataset(4, cfg)
+    model = fit(cfg, data, tmp_path / "init", progress=False)
+    plain = fit(load_config("demo", frozen), data, tmp_path / "plain", progress=False)
+    params = dict(model.named_parameters())
+    own_init = dict(plain.named_parameters())
+    visual = [k for k in params if k.startswith("visual.")]
+    assert visual and len(visual) == len(list(source.visual.parameters()))
+    for k in visual:
+        expected = source.state_dict()[k]
+        assert torch.allclose(params[k], expected, atol=1e-7), k
+        if expected.dim() > 1:  # random kernels (BatchNorm starts at 1 and 0 in both)
+            assert not torch.allclose(own_init[k], expected, atol=1e-3), k
+    for k in [k for k in params if k.startswith("decoder.")]:  # the rest: this model's own init
+        assert torch.allclose(params[k], own_init[k], atol=1e-7), k
+    assert json.loads((tmp_path / "init" / "config.json").read_text())["train"]["init_visual"] == str(src)
+
+    wider = load_config("demo", frozen + ["model.small3d_widths=[4,6]", f"train.init_visual={src}"])
+    with pytest.raises(CheckpointError, match=r"baseline.safetensors does not match the model's 'visual' part: .*shape mismatch"):
+        fit(wider, TensorDataset(4, wider), tmp_path / "wider", progress=False)
+    gone = load_config("demo", frozen + [f"train.init_visual={tmp_path / 'nope.safetensors'}"])
+    with pytest.raises(CheckpointError, match=r"nope.safetensors does not exist"):
+        fit(gone, TensorDataset(4, gone), tmp_path / "gone", progress=False)

@@ -281,7 +281,11 @@ def fit(cfg: Config, train_set, out_dir: str | Path, *, resume: bool = False,
     device = resolve_device(cfg.train.device, "train.device", per_rank=True)
     info = init_distributed(device)
     seed_everything(cfg.train.seed + info.rank)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    if cfg.train.init_visual:  # before resuming: a resumed run's own weights win
+        load_model_weights(model, load_checkpoint(cfg.train.init_visual), part="visual")
+        log.info("visual encoder initialised from %s", cfg.train.init_visual)
+    model = model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     start_epoch, start_step = 0, 0

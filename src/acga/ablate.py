@@ -37,6 +37,11 @@ SUITES: dict[str, list[tuple[str, str]]] = {
         ("ablations/baseline_mrf_wbce", "Baseline + MRF + WBCE (RGB)"),
         ("ablations/full", "ACGA (paper)"),
     ],
+    # the paper's central claim alone: does adding the attention (the last step of Table 3) help?
+    "attention": [
+        ("ablations/baseline_mrf_wbce", "Baseline + MRF + WBCE (RGB)"),
+        ("ablations/full", "ACGA (paper)"),
+    ],
     "supplement": [
         ("ablations/f_ta_only", "F_TA only"),
         ("ablations/f_va_only", "F_VA only"),

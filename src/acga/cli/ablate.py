@@ -26,6 +26,7 @@ sizes (--size):
 
 suites:
   paper       the paper's Table 3: Baseline, +MRF, +WBCE, +ATT
+  attention   its last step alone: Baseline + MRF + WBCE against + ATT (the full ACGA)
   supplement  the supplement's Table 2 (without the optical-flow rows)
   baselines   Hu et al., Li et al., Gavrilyuk et al. (RGB), CMSA+CFSA and ACGA, same budget
 

@@ -67,10 +67,11 @@ SUITES: dict[str, list[tuple[str, str]]] = {
 
 # --size NAME -> (the config every row is brought to, what it is)
 SIZES: dict[str, tuple[str, str]] = {
-    "demo": ("demo", "the demo's size: 128x128 input, 8x8 features, 8 epochs"),
+    "demo": ("demo", "the demo's size: 192x192 input, 12x12 features, 7 epochs"),
     "quick": ("demo_quick", "the quick demo: 64x64 input, 4x4 features, 120 videos, 6 epochs"),
-    "long": ("demo_long", "the demo's size with twice the updates (16 epochs)"),
-    "map16": ("demo_map16", "the demo's budget with 16x16 features (256x256 input, ~4x compute)"),
+    "map8": ("demo_map8", "the demo's size before 2026-12-03: 128x128 input, 8x8 features, 8 epochs"),
+    "long": ("demo_long", "map8 with twice the updates (16 epochs)"),
+    "map16": ("demo_map16", "map8's budget with 16x16 features (256x256 input, ~4x compute)"),
 }
 
 # Fields that set the size of the network (not what an ablation switches), by section.

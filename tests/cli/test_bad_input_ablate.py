@@ -42,7 +42,7 @@ def test_malformed_options_are_usage_errors(tmp_path, capsys, argv):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--size", "huge"], ["--size huge", "unknown size", "demo, quick, long, map16"]),
+    (["--size", "huge"], ["--size huge", "unknown size", "demo, quick, map8, long, map16"]),
     (["--size", "long", "--quick"], ["--quick and --size long"]),
 ])
 def test_a_size_that_does_not_exist_is_refused_before_any_work(tmp_path, capsys, argv, words):

@@ -16,7 +16,7 @@ def test_suite_rows_keep_their_switches_at_demo_size(suite):
         paper = load_config(name)
         small = small_variant(name, demo)
         m, p = small.model, paper.model
-        assert (m.backbone, m.input_size, m.resolutions, m.visual_dim) == ("small3d", 128, (8, 32, 128), 64)
+        assert (m.backbone, m.input_size, m.resolutions, m.visual_dim) == ("small3d", 192, (12, 48, 192), 64)
         assert (m.name, m.attention, m.mrf, m.heads, m.text_encoder, m.text_kernel_size) == \
             (p.name, p.attention, p.mrf, p.heads, p.text_encoder, p.text_kernel_size)
         assert small.loss == paper.loss
@@ -239,15 +239,19 @@ def test_sizes_change_only_size_or_budget_and_keep_the_row_switches():
     from acga.ablate import SIZES
 
     demo = small_variant("ablations/full", load_config("demo"))
+    map8 = small_variant("ablations/full", load_config(SIZES["map8"][0]))
     long = small_variant("ablations/full", load_config(SIZES["long"][0]))
     map16 = small_variant("ablations/full", load_config(SIZES["map16"][0]))
-    assert (long.train.epochs, long.train.lr_step) == (2 * demo.train.epochs, 2 * demo.train.epochs - 1)
-    assert long.model == demo.model and long.data == demo.data
+    assert (demo.model.input_size, demo.model.resolutions, demo.train.epochs) == (192, (12, 48, 192), 7)
+    assert (map8.model.input_size, map8.model.resolutions, map8.train.epochs) == (128, (8, 32, 128), 8)
+    assert (long.train.epochs, long.train.lr_step) == (2 * map8.train.epochs, 2 * map8.train.epochs - 1)
+    assert long.model == map8.model and long.data == map8.data
     assert (map16.model.input_size, map16.model.resolutions) == (256, (16, 64, 256))
-    assert map16.train == demo.train
-    # 16x16 features: the small 3-D CNN strides by 16, as at 128x128 -> 8x8
-    assert map16.model.input_size // map16.model.resolutions[0] == 16
-    for cfg in (long, map16):
+    assert map16.train == map8.train
+    # every size: the small 3-D CNN strides by 16 (192 -> 12, 128 -> 8, 256 -> 16)
+    for cfg in (demo, map8, long, map16):
+        assert cfg.model.input_size // cfg.model.resolutions[0] == 16
+    for cfg in (map8, long, map16):
         assert (cfg.model.attention, cfg.model.mrf, cfg.loss) == (demo.model.attention, demo.model.mrf, demo.loss)
 
 
@@ -262,6 +266,8 @@ def test_size_names_the_table_and_a_finished_run_of_another_size_is_refused(tmp_
     run_suite("paper", tmp_path, size="long", progress=False, only=["ablations/full"])
     assert trained == [("ablations/full", 0)]  # same size: reused, not retrained
     with pytest.raises(ConfigError, match=r"metrics.json: .*train.epochs = 16.* 8 .*another --out"):
+        run_suite("paper", tmp_path, size="map8", progress=False, only=["ablations/full"])
+    with pytest.raises(ConfigError, match=r"metrics.json: .*model.input_size = 128.* 192 .*another --out"):
         run_suite("paper", tmp_path, progress=False, only=["ablations/full"])
     with pytest.raises(ConfigError, match=r"train.lr = 0.003.* 0.001"):
         run_suite("paper", tmp_path, size="long", progress=False, extra=["train.lr=0.001"])
@@ -269,7 +275,7 @@ def test_size_names_the_table_and_a_finished_run_of_another_size_is_refused(tmp_
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(size="huge"), r"--size huge: unknown size; choose one of demo, quick, long, map16"),
+    (dict(size="huge"), r"--size huge: unknown size; choose one of demo, quick, map8, long, map16"),
     (dict(size="long", quick=True), r"--quick and --size long"),
 ])
 def test_run_suite_refuses_an_unknown_or_conflicting_size(tmp_path, kwargs, message):

@@ -19,10 +19,11 @@ runs in OUT/<row>/ as before. A finished run is reused only with the config it w
 with: one of another --size or other overrides is refused (give another --out).
 
 sizes (--size):
-  demo        128x128 input, 8x8 features, 8 epochs at batch 4 (the default; `acga demo`)
+  demo        192x192 input, 12x12 features, 7 epochs at batch 4 (the default; `acga demo`)
   quick       64x64 input, 4x4 features, 120 videos, 6 epochs (a smoke test)
-  long        the demo's size with twice the updates (16 epochs)
-  map16       the demo's data and budget with 16x16 features (256x256 input, ~4x compute)
+  map8        128x128 input, 8x8 features, 8 epochs (the demo's size before 2026-12-03)
+  long        map8 with twice the updates (16 epochs)
+  map16       map8's data and budget with 16x16 features (256x256 input, ~4x compute)
 
 suites:
   paper       the paper's Table 3: Baseline, +MRF, +WBCE, +ATT

@@ -15,7 +15,7 @@ on the JHMDB-layout set, and write OUT/report.md and OUT/report.html with the me
 training curves and overlays. Re-running resumes: finished stages are skipped.
 
 examples:
-  acga demo                       # about 7 minutes on a 2-core CPU
+  acga demo                       # about 10 minutes on a 2-core CPU
   acga demo --quick --out /tmp/d  # about 2 minutes
 """
 

@@ -1,7 +1,7 @@
 """Training speed of the demo configuration on this CPU, one change at a time.
 
-Each row trains ``configs/demo.yaml`` (batch 4, 128x128 input, 8-frame clips) for ``--steps``
-steps on random in-memory clips with the real trainer (``acga.engine.fit_local``: forward,
+Each row trains ``configs/demo_map8.yaml`` (the demo's 8x8 size until 2026-12-03: batch 4,
+128x128 input, 8-frame clips) for ``--steps`` steps on random in-memory clips with the real trainer (``acga.engine.fit_local``: forward,
 weighted BCE at three resolutions, backward, Adam), in a fresh Python process, since the
 malloc setting is process-wide. Rows, each adding one change to the one before:
 
@@ -50,7 +50,7 @@ def _measure(overrides: list[str], steps: int, warmup: int) -> dict:
     from acga.utils import peak_rss_mib, retain_freed_memory
 
     retain_freed_memory()  # a no-op in the rows run with ACGA_MALLOC=default
-    cfg = load_config("demo", overrides + ["train.epochs=1", f"train.steps_per_epoch={steps}",
+    cfg = load_config("demo_map8", overrides + ["train.epochs=1", f"train.steps_per_epoch={steps}",
                                            "train.device=cpu"])
     with tempfile.TemporaryDirectory() as tmp:
         fit_local(cfg, partial(RandomSamples, steps * cfg.train.batch_size, cfg), tmp, progress=False)
@@ -92,7 +92,7 @@ def main() -> None:
     for r in rows:
         print(f"{r['variant']:<16} {r['processes']:>9} {r['samples_per_s']:>10} "
               f"{r['seconds_per_step']:>7} {r['samples_per_s'] / base:>8.2f}x")
-    result = {"config": "demo", "batch": 4, "steps": args.steps, "warmup": args.warmup,
+    result = {"config": "demo_map8", "batch": 4, "steps": args.steps, "warmup": args.warmup,
               "cpus": os.cpu_count(), "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")

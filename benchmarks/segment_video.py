@@ -2,7 +2,8 @@
 
 Writes synthetic 640x360, 25 fps H.264 videos (moving shapes over a drifting texture) of each
 ``--durations`` length, then segments each with the demo-size model (``demo.yaml``: small 3-D
-CNN, 128x128 input, 8-frame clips; the `acga demo` checkpoint when one exists, else random
+CNN, 192x192 input since 2026-12-03 (128x128 before; docs/segment.md's figures are at 128),
+8-frame clips; the `acga demo` checkpoint when one exists, else random
 weights: speed and memory do not depend on the weights) at ``--every 4``, in a fresh process
 per video so each peak resident memory (VmHWM) is its own.
 

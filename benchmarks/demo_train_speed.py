@@ -3,7 +3,8 @@
 Each row trains ``configs/demo_map8.yaml`` (the demo's 8x8 size until 2026-12-03: batch 4,
 128x128 input, 8-frame clips) for ``--steps`` steps on random in-memory clips with the real
 trainer (``acga.engine.fit_local``: forward, weighted BCE at three resolutions, backward,
-Adam), in a fresh Python process, since the malloc setting is process-wide. Rows, each adding one change to the one before:
+Adam), in a fresh Python process, since the malloc setting is process-wide. Rows, each adding
+one change to the one before:
 
 1. ``before``: the demo as it was: stem kernel (3, 5, 5), glibc's default malloc, one process
    with all cores as threads, the reference decoder;

@@ -2,8 +2,8 @@
 
 For every finished run of ``--out`` (the folder ``acga ablate`` wrote: ``<row>/`` of a one-seed
 suite, ``<row>/seed_<s>/`` of a ``--seeds N`` suite), loads its ``last.safetensors`` with the
-config the run stored (so rows trained with overrides such as ``model.init=pytorch`` are rebuilt
-as trained) and evaluates it on the synthetic test split twice: as is, and with each
+config the run stored (so rows of any ``--size`` and with overrides such as ``model.init=pytorch``
+are rebuilt as trained) and evaluates it on the synthetic test split twice: as is, and with each
 query replaced by another query of the same video (as ``acga demo`` does). For rows with LGVA
 it also measures, on ``--samples`` test samples, how peaked LGVA's softmax over pixels is: the
 mean largest weight of a row, the row entropy over log(H*W), and the weight of each pixel on
@@ -26,7 +26,7 @@ import torch
 
 from acga.ablate import SUITES
 from acga.checkpoint import load_checkpoint, load_model_weights
-from acga.config import config_from_dict, load_config
+from acga.config import config_from_dict
 from acga.data.dataset import build_dataset
 from acga.data.word_vectors import load_word_vectors
 from acga.demo import shuffled_queries
@@ -72,15 +72,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="the folder `acga ablate --out` wrote")
     parser.add_argument("--suite", default="paper", choices=sorted(SUITES))
-    parser.add_argument("--quick", action="store_true", help="the suite ran with --quick")
     parser.add_argument("--samples", type=int, default=48)
     parser.add_argument("--only", action="append", default=[], metavar="CONFIG",
                         help="analyse only this row (repeatable)")
     parser.add_argument("--json", default=str(Path(__file__).parent / "results" / "ablation_analysis.json"))
     args = parser.parse_args()
     out = Path(args.out)
-    demo = load_config("demo_quick" if args.quick else "demo")
-    vectors = load_word_vectors(demo.data.word_vectors)
+    # each run's own word vectors (every size uses the same builtin file, so this loads once)
+    vectors_by_path: dict[str, object] = {}
     rows = []
     for name, _ in SUITES[args.suite]:
         if args.only and name not in args.only:
@@ -88,6 +87,10 @@ def main() -> None:
         for seed, folder in finished_runs(out, name):
             cfg = config_from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")),
                                    str(folder / "config.json"))
+            path = str(cfg.data.word_vectors)
+            if path not in vectors_by_path:
+                vectors_by_path[path] = load_word_vectors(path)
+            vectors = vectors_by_path[path]
             model = build_model(cfg)
             load_model_weights(model, load_checkpoint(folder / "last.safetensors"))
             model.eval()
@@ -107,7 +110,7 @@ def main() -> None:
         print(f"{r['config']:<30} {seed:>4} {r['mean_iou']:>8} {r['mean_iou_swapped_queries']:>8} "
               f"{g.get('max_weight', '-'):>9} {g.get('entropy_over_log_n', '-'):>8} {g.get('self_weight', '-'):>7}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"suite": args.suite, "quick": args.quick, "rows": rows}, indent=2) + "\n")
+    Path(args.json).write_text(json.dumps({"suite": args.suite, "rows": rows}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
